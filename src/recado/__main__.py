@@ -1,0 +1,3 @@
+from recado.cli import main
+
+main()

@@ -1,0 +1,76 @@
+"""The ASGI application: routers, error shape, metrics middleware and the workers' lifespan."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+
+from recado import __version__, metrics
+from recado.api import carrier_webhooks, errors, health, messages, tools, workspace
+from recado.platform import Platform
+from recado.settings import Settings, get_settings
+
+ROUTERS = [
+    health.router,
+    messages.router,
+    tools.router,
+    workspace.router,
+    carrier_webhooks.router,
+]
+
+
+def create_app(platform: Platform | None = None, *, start_workers: bool | None = None) -> FastAPI:
+    """Build the app. Workers (dispatcher, carriers) run in-process unless told otherwise."""
+    the_platform = platform or Platform(get_settings())
+    settings: Settings = the_platform.settings
+    run_workers = settings.run_workers if start_workers is None else start_workers
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if run_workers:
+            await the_platform.start_workers()
+        try:
+            yield
+        finally:
+            await the_platform.close()
+
+    app = FastAPI(
+        title="Recado",
+        version=__version__,
+        description="SMS messaging and marketing API. Authenticate with `Authorization: Bearer <key>`.",
+        lifespan=lifespan,
+    )
+    app.state.platform = the_platform
+    errors.install(app)
+    for router in _routers():
+        app.include_router(router)
+
+    @app.middleware("http")
+    async def _timing(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        metrics.HTTP_LATENCY.labels(
+            request.method, getattr(route, "path", "unmatched"), str(response.status_code)
+        ).observe(time.perf_counter() - started)
+        return response
+
+    return app
+
+
+def _routers() -> list:  # type: ignore[type-arg]
+    from recado.api import contacts, imports, links, lists, templates  # noqa: PLC0415
+
+    return [
+        *ROUTERS,
+        imports.router,  # before contacts: /v1/contacts/export is not a contact id
+        contacts.router,
+        lists.router,
+        templates.router,
+        links.router,
+    ]

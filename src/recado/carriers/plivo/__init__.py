@@ -1,0 +1,3 @@
+from recado.carriers.plivo.connector import PlivoConnector
+
+__all__ = ["PlivoConnector"]

@@ -1,0 +1,3 @@
+from recado.carriers.simulator.connector import SimulatorConnector
+
+__all__ = ["SimulatorConnector"]

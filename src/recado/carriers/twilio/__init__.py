@@ -1,0 +1,3 @@
+from recado.carriers.twilio.connector import TwilioConnector
+
+__all__ = ["TwilioConnector"]

@@ -1,0 +1,3 @@
+from recado.carriers.vonage.connector import VonageConnector
+
+__all__ = ["VonageConnector"]

@@ -1,0 +1,1 @@
+"""Getting accepted messages to carriers exactly once, and bringing their outcomes back."""

@@ -1,0 +1,52 @@
+"""Recording status changes: every change is guarded by the state machine and leaves an event."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from recado.db.tables import Message, MessageEvent
+from recado.domain.message_status import MessageStatus, sources_of
+from recado.services import status_callbacks
+
+
+async def transition(
+    session: AsyncSession,
+    message: Message,
+    new: MessageStatus,
+    *,
+    at: datetime,
+    detail: str | None = None,
+    **values: Any,
+) -> bool:
+    """Move `message` to `new` if the state machine allows it from its stored status.
+
+    The UPDATE is guarded by the allowed source statuses, so two writers racing (a late
+    delivery report, a cancel) cannot move a message backwards. Returns False if it lost.
+    """
+    allowed = sources_of(new)
+    result = await session.execute(
+        update(Message)
+        .where(Message.id == message.id, Message.status.in_([s.value for s in allowed]))
+        .values(status=new.value, updated_at=at, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    message.status = new.value
+    for key, value in values.items():
+        setattr(message, key, value)
+    session.add(
+        MessageEvent(
+            message_id=message.id,
+            workspace_id=message.workspace_id,
+            status=new.value,
+            detail=detail,
+            created_at=at,
+        )
+    )
+    await status_callbacks.enqueue(session, [message], at)
+    return True

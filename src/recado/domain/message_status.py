@@ -1,0 +1,56 @@
+"""The one state machine every message follows.
+
+Outbound: accepted|scheduled -> queued -> sending -> sent -> delivered|undelivered,
+with failed and canceled reachable before the carrier accepts it, and `unknown` for a
+submit whose outcome a crash hid (reconciled, never blindly re-sent).
+Inbound messages are born `received` and stay there.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class MessageStatus(StrEnum):
+    ACCEPTED = "accepted"
+    SCHEDULED = "scheduled"
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    UNKNOWN = "unknown"
+    RECEIVED = "received"
+
+
+S = MessageStatus
+
+TRANSITIONS: dict[MessageStatus, frozenset[MessageStatus]] = {
+    S.ACCEPTED: frozenset({S.QUEUED, S.SCHEDULED, S.FAILED, S.CANCELED}),
+    S.SCHEDULED: frozenset({S.QUEUED, S.CANCELED, S.FAILED}),
+    S.QUEUED: frozenset({S.SENDING, S.SCHEDULED, S.CANCELED, S.FAILED}),
+    # sending -> queued is a retry after a temporary error or a throttle.
+    S.SENDING: frozenset({S.SENT, S.QUEUED, S.FAILED, S.UNKNOWN, S.DELIVERED, S.UNDELIVERED}),
+    # A delivery report may say "undelivered" and a late one "delivered"; carriers do that.
+    S.SENT: frozenset({S.DELIVERED, S.UNDELIVERED, S.FAILED}),
+    S.UNDELIVERED: frozenset({S.DELIVERED}),
+    S.UNKNOWN: frozenset({S.SENT, S.DELIVERED, S.UNDELIVERED, S.FAILED}),
+    S.DELIVERED: frozenset(),
+    S.FAILED: frozenset(),
+    S.CANCELED: frozenset(),
+    S.RECEIVED: frozenset(),
+}
+
+FINAL = frozenset({S.DELIVERED, S.FAILED, S.CANCELED, S.RECEIVED})
+CANCELABLE = frozenset({S.ACCEPTED, S.SCHEDULED, S.QUEUED})
+
+
+def can_transition(current: MessageStatus, new: MessageStatus) -> bool:
+    return new in TRANSITIONS[current]
+
+
+def sources_of(new: MessageStatus) -> frozenset[MessageStatus]:
+    """Every status from which `new` may be reached (for guarded UPDATE ... WHERE status IN)."""
+    return frozenset(s for s, targets in TRANSITIONS.items() if new in targets)

@@ -1,0 +1,113 @@
+"""Sender rate limits: at most N parts in ANY one-second window, with bounded bursts.
+
+A plain token bucket of capacity B lets B + N through in some one-second window; carriers
+count per sliding second, so Recado keeps a log of recent sends and checks every window
+rule exactly. The second rule bounds bursts: by default at most a tenth of the rate in any
+tenth of a second, so 100 MPS goes out as a steady stream rather than 100 at once.
+
+A carrier's throttling answer halves the allowed rate; each clean second after that gives
+back a tenth of the configured rate until it is whole again (additive increase).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Window:
+    seconds: float
+    limit: int  # parts allowed in any window of this length
+
+
+def windows_for(rate_per_second: float, burst_fraction: float = 0.1) -> tuple[Window, ...]:
+    """The window rules for a sender of `rate_per_second` parts."""
+    if rate_per_second <= 0:
+        raise ValueError("a rate limit must be positive")
+    limit = max(1, math.floor(rate_per_second))
+    burst = max(1, math.floor(limit * burst_fraction))
+    if burst >= limit:
+        return (Window(1.0, limit),)
+    return (Window(1.0, limit), Window(burst / limit, burst))
+
+
+class _WindowLog:
+    """The sends inside one window rule, with their running total (amortized O(1) upkeep)."""
+
+    def __init__(self, window: Window) -> None:
+        self.window = window
+        self.entries: deque[tuple[float, int]] = deque()  # (time, parts), oldest first
+        self.total = 0
+
+    def evict(self, now: float) -> None:
+        horizon = now - self.window.seconds
+        while self.entries and self.entries[0][0] <= horizon:
+            self.total -= self.entries.popleft()[1]
+
+    def wait_time(self, cost: int, now: float) -> float:
+        # A message bigger than the window's limit is allowed alone in that window.
+        excess = self.total + min(cost, self.window.limit) - self.window.limit
+        if excess <= 0:
+            return 0.0
+        freed = 0
+        for at, parts in self.entries:  # oldest first: the first to leave the window
+            freed += parts
+            if freed >= excess:
+                return at + self.window.seconds - now
+        return self.window.seconds
+
+    def add(self, cost: int, now: float) -> None:
+        self.entries.append((now, cost))
+        self.total += cost
+
+
+class RateLimiter:
+    """Decides when a send of `cost` parts may happen. Pure: the caller supplies the time."""
+
+    def __init__(self, rate_per_second: float, *, burst_fraction: float = 0.1) -> None:
+        self.rate = rate_per_second
+        self.burst_fraction = burst_fraction
+        self.allowed_rate = rate_per_second
+        self._logs = [_WindowLog(w) for w in windows_for(rate_per_second, burst_fraction)]
+        self._slowed_at: float | None = None
+
+    @property
+    def windows(self) -> tuple[Window, ...]:
+        return tuple(log.window for log in self._logs)
+
+    def wait_time(self, cost: int, now: float) -> float:
+        """Seconds to wait before `cost` parts may go; 0.0 means now."""
+        self._recover(now)
+        wait = 0.0
+        for log in self._logs:
+            log.evict(now)
+            wait = max(wait, log.wait_time(cost, now))
+        return wait
+
+    def record(self, cost: int, now: float) -> None:
+        for log in self._logs:
+            log.add(cost, now)
+
+    def slow_down(self, now: float) -> None:
+        """The carrier said "throttled": halve the rate now."""
+        self._set_rate(max(1.0, self.allowed_rate / 2))
+        self._slowed_at = now
+
+    def _recover(self, now: float) -> None:
+        if self._slowed_at is None:
+            return
+        steps = int(now - self._slowed_at)
+        if steps <= 0:
+            return
+        self._set_rate(min(self.rate, self.allowed_rate + steps * self.rate / 10))
+        self._slowed_at = None if self.allowed_rate >= self.rate else self._slowed_at + steps
+
+    def _set_rate(self, rate: float) -> None:
+        """New window rules that keep the recent sends, so a change never opens a burst."""
+        recent = self._logs[0].entries
+        self.allowed_rate = rate
+        self._logs = [_WindowLog(w) for w in windows_for(rate, self.burst_fraction)]
+        for at, parts in recent:
+            self.record(parts, at)

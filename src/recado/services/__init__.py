@@ -1,0 +1,1 @@
+"""Use cases. Each public function takes a session and an Actor and owns its transaction."""

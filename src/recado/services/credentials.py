@@ -1,0 +1,139 @@
+"""Passwords (argon2) and API keys (random, stored as SHA-256): users, keys, authentication."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from recado.db.tables import ApiKey, User, utcnow
+from recado.domain.contact_fields import clean_email
+from recado.domain.roles import Permission, Role, may_grant
+from recado.errors import Conflict, PermissionDenied, Unauthorized, ValidationFailed
+from recado.ids import new_id
+from recado.services.actor import Actor
+
+_hasher = PasswordHasher()
+KEY_PREFIX = "rk_"
+MIN_PASSWORD_LENGTH = 10
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def hash_api_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def parse_role(value: str) -> Role:
+    try:
+        return Role(value.lower())
+    except ValueError:
+        choices = ", ".join(r.value for r in Role)
+        raise ValidationFailed(
+            f"'{value}' is not a role: use one of {choices}.", field="role"
+        ) from None
+
+
+async def create_user(
+    session: AsyncSession, actor: Actor, *, email: str, password: str, role: Role
+) -> User:
+    actor.require(Permission.MANAGE_USERS)
+    if not may_grant(actor.role, role):
+        raise PermissionDenied(f"A {actor.role.value} may not create a {role.value}.")
+    address = clean_email(email)
+    if address is None:
+        raise ValidationFailed("An email address is required.", field="email")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(
+            f"The password must have at least {MIN_PASSWORD_LENGTH} characters.", field="password"
+        )
+    address = address.lower()
+    if await session.scalar(select(User.id).where(User.email == address)):
+        raise Conflict(f"A user with the email {address} already exists.", field="email")
+    user = User(
+        id=new_id("usr"),
+        workspace_id=actor.workspace_id,
+        email=address,
+        password_hash=hash_password(password),
+        role=role.value,
+    )
+    session.add(user)
+    await session.commit()
+    return user
+
+
+async def authenticate_user(session: AsyncSession, email: str, password: str) -> Actor:
+    user = await session.scalar(select(User).where(User.email == email.strip().lower()))
+    # Verify against a dummy hash when the user is unknown, so timing does not reveal emails.
+    stored = user.password_hash if user else _DUMMY_HASH
+    if not verify_password(stored, password) or user is None:
+        raise Unauthorized("The email or the password is not right.")
+    return Actor(workspace_id=user.workspace_id, role=Role(user.role), user_id=user.id)
+
+
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+async def create_api_key(
+    session: AsyncSession, actor: Actor, *, name: str, role: Role = Role.ADMIN
+) -> tuple[ApiKey, str]:
+    """Create a key; the plain key is returned once and never stored."""
+    actor.require(Permission.MANAGE_SETTINGS)
+    if not may_grant(actor.role, role):
+        raise PermissionDenied(f"A {actor.role.value} may not create a key with the {role} role.")
+    plain = KEY_PREFIX + secrets.token_urlsafe(24)
+    key = ApiKey(
+        id=new_id("key"),
+        workspace_id=actor.workspace_id,
+        name=(name or "API key").strip()[:200],
+        key_hash=hash_api_key(plain),
+        prefix=plain[:10],
+        role=role.value,
+    )
+    session.add(key)
+    await session.commit()
+    return key, plain
+
+
+async def list_api_keys(session: AsyncSession, actor: Actor) -> list[ApiKey]:
+    actor.require(Permission.MANAGE_SETTINGS)
+    rows = await session.scalars(
+        select(ApiKey).where(ApiKey.workspace_id == actor.workspace_id).order_by(ApiKey.id)
+    )
+    return list(rows)
+
+
+async def revoke_api_key(session: AsyncSession, actor: Actor, key_id: str) -> None:
+    actor.require(Permission.MANAGE_SETTINGS)
+    await session.execute(
+        update(ApiKey)
+        .where(ApiKey.workspace_id == actor.workspace_id, ApiKey.id == key_id)
+        .values(revoked_at=utcnow())
+    )
+    await session.commit()
+
+
+async def authenticate_api_key(session: AsyncSession, plain: str) -> Actor:
+    key = await session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_api_key(plain)))
+    if key is None or key.revoked_at is not None:
+        raise Unauthorized("The API key is not valid or was revoked.")
+    now = utcnow()
+    # Touch last_used_at at most once a minute: a write per request would serialize SQLite.
+    if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
+        key.last_used_at = now
+        await session.commit()
+    return Actor(workspace_id=key.workspace_id, role=Role(key.role), api_key_id=key.id)

@@ -1,0 +1,365 @@
+"""Sending one message: validate, store the outbox row with its idempotency key, and read back.
+
+The row is written, with its key, before anything else can happen to the message; the
+dispatcher takes it from there. The same key with the same request returns the same message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+from urllib.parse import urlparse
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from recado.db.tables import Message, MessageEvent, Sender, Workspace, utcnow
+from recado.domain.encoding import analyze
+from recado.domain.footer import with_footer
+from recado.domain.message_status import MessageStatus
+from recado.domain.phone import parse_phone
+from recado.domain.pricing import RateCard
+from recado.domain.roles import Permission
+from recado.domain.workspace_settings import read_settings
+from recado.errors import IdempotencyConflict, NotFound, RecadoError, ValidationFailed
+from recado.ids import new_id
+from recado.services import links, pricing, status_callbacks
+from recado.services.actor import Actor
+from recado.services.contacts_lookup import ensure_contact
+
+Category = Literal["marketing", "transactional"]
+MAX_BODY_CHARACTERS = 1600  # the longest text carriers accept as one concatenated SMS
+MAX_MEDIA = 10
+MAX_SCHEDULE_AHEAD = timedelta(days=35)
+
+
+@dataclass(frozen=True)
+class SendRequest:
+    to: str
+    body: str
+    sender: str | None = None
+    media_urls: tuple[str, ...] = ()
+    category: Category = "transactional"
+    status_callback: str | None = None
+    send_at: datetime | None = None
+    smart_encoding: bool | None = None  # None: the workspace's setting
+    track_links: bool | None = None  # None: shorten and track in marketing messages only
+
+    def fingerprint(self) -> str:
+        """A hash of what was asked, to tell a retry from a different request with the same key."""
+        canonical = json.dumps(
+            {
+                "to": self.to,
+                "body": self.body,
+                "from": self.sender,
+                "media_urls": list(self.media_urls),
+                "category": self.category,
+                "status_callback": self.status_callback,
+                "send_at": self.send_at.isoformat() if self.send_at else None,
+                "smart_encoding": self.smart_encoding,
+                "track_links": self.track_links,
+            },
+            sort_keys=True,
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Accepted:
+    message: Message
+    created: bool  # False when an Idempotency-Key replay returned the earlier message
+
+
+async def send_message(
+    session: AsyncSession,
+    actor: Actor,
+    request: SendRequest,
+    *,
+    idempotency_key: str | None = None,
+    rates: RateCard | None = None,
+    link_base_url: str | None = None,
+) -> Accepted:
+    """Accept a message for delivery; `link_base_url` is Recado's public URL for short links."""
+    actor.require(Permission.SEND)
+    fingerprint = request.fingerprint()
+    if idempotency_key is not None:
+        idempotency_key = _check_key(idempotency_key)
+        earlier = await _by_key(session, actor.workspace_id, idempotency_key)
+        if earlier is not None:
+            return _replay(earlier, fingerprint)
+
+    workspace = await session.get(Workspace, actor.workspace_id)
+    assert workspace is not None
+    to = parse_phone(request.to, workspace.default_country)
+    body = _check_body(request.body, request.media_urls)
+    media = _check_media(request.media_urls)
+    callback = _check_callback(request.status_callback)
+    send_at = _check_send_at(request.send_at)
+    sender = await _pick_sender(session, actor.workspace_id, request.sender)
+    contact = await ensure_contact(session, actor.workspace_id, to)
+    settings = read_settings(workspace.settings)
+    if request.category == "marketing":
+        body = with_footer(body, contact.language, settings.footer())
+    smart = settings.smart_encoding if request.smart_encoding is None else request.smart_encoding
+    shorten = (
+        request.category == "marketing" if request.track_links is None else request.track_links
+    )
+    if shorten and not link_base_url:
+        raise ValidationFailed("Link tracking needs Recado's public URL.", field="track_links")
+    card = rates or await pricing.rate_card(session, actor.workspace_id)
+
+    message_id = new_id("msg")
+    status = MessageStatus.SCHEDULED if send_at else MessageStatus.QUEUED
+    now = utcnow()
+    message = Message(
+        id=message_id,
+        workspace_id=actor.workspace_id,
+        contact_id=contact.id,
+        direction="outbound",
+        sender=sender.address,
+        recipient=to.e164,
+        body=body,
+        media_urls=list(media),
+        category=request.category,
+        status=status.value,
+        idempotency_key=idempotency_key or message_id,
+        request_hash=fingerprint,
+        status_callback=callback,
+        send_at=send_at,
+        encoding="GSM-7",
+        segments=1,
+        created_at=now,
+        updated_at=now,
+    )
+    detail = f"scheduled for {send_at.isoformat()}" if send_at else "waiting for the dispatcher"
+    try:
+        # Any flush may hit the unique key of a concurrent twin, so all of it is in the try.
+        session.add(message)
+        if shorten:
+            body = await links.track_links(
+                session,
+                actor.workspace_id,
+                body,
+                message_id=message_id,
+                contact_id=contact.id,
+                base_url=link_base_url or "",
+            )
+        # What goes on the wire is exactly what was measured: links, footer, smart encoding.
+        report = analyze(body, smart=smart)
+        _check_length(report.text)
+        price = card.estimate(to.e164, report.segments, sender.kind)
+        message.body = report.text
+        message.encoding = report.encoding
+        message.segments = report.segments
+        message.price_micros = int(price[0] * 1_000_000) if price else None
+        message.currency = price[1] if price else None
+        session.add(_event(message, MessageStatus.ACCEPTED, f"accepted from {actor.label}", now))
+        session.add(_event(message, status, detail, now))
+        await status_callbacks.enqueue(session, [message], now)
+        await session.commit()
+    except IntegrityError:
+        # A concurrent request with the same key won the insert: answer as a replay.
+        await session.rollback()
+        if idempotency_key is None:
+            raise
+        earlier = await _by_key(session, actor.workspace_id, idempotency_key)
+        if earlier is None:
+            raise
+        return _replay(earlier, fingerprint)
+    except RecadoError:
+        await session.rollback()
+        raise
+    return Accepted(message, created=True)
+
+
+async def get_message(session: AsyncSession, actor: Actor, message_id: str) -> Message:
+    actor.require(Permission.READ)
+    message = await session.scalar(
+        select(Message).where(Message.workspace_id == actor.workspace_id, Message.id == message_id)
+    )
+    if message is None:
+        raise NotFound(f"No message with id {message_id} in this workspace.")
+    return message
+
+
+async def message_events(
+    session: AsyncSession, actor: Actor, message_id: str
+) -> list[MessageEvent]:
+    actor.require(Permission.READ)
+    rows = await session.scalars(
+        select(MessageEvent)
+        .where(
+            MessageEvent.workspace_id == actor.workspace_id, MessageEvent.message_id == message_id
+        )
+        .order_by(MessageEvent.id)
+    )
+    return list(rows)
+
+
+@dataclass(frozen=True)
+class MessageFilter:
+    status: str | None = None
+    contact_id: str | None = None
+    direction: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+async def list_messages(
+    session: AsyncSession,
+    actor: Actor,
+    filters: MessageFilter,
+    *,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[list[Message], str | None]:
+    """Newest first; `cursor` is the id of the last message of the previous page."""
+    actor.require(Permission.READ)
+    query = select(Message).where(Message.workspace_id == actor.workspace_id)
+    if filters.status:
+        if filters.status not in MessageStatus.__members__.values():
+            choices = ", ".join(s.value for s in MessageStatus)
+            raise ValidationFailed(
+                f"Unknown status '{filters.status}': use one of {choices}.", field="status"
+            )
+        query = query.where(Message.status == filters.status)
+    if filters.direction:
+        if filters.direction not in ("inbound", "outbound"):
+            raise ValidationFailed("direction is inbound or outbound.", field="direction")
+        query = query.where(Message.direction == filters.direction)
+    if filters.contact_id:
+        query = query.where(Message.contact_id == filters.contact_id)
+    if filters.created_after:
+        query = query.where(Message.created_at >= _aware(filters.created_after, "created_after"))
+    if filters.created_before:
+        query = query.where(Message.created_at < _aware(filters.created_before, "created_before"))
+    if cursor:
+        query = query.where(Message.id < cursor)
+    rows = list(await session.scalars(query.order_by(Message.id.desc()).limit(limit + 1)))
+    next_cursor = rows[limit - 1].id if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def _aware(value: datetime, field: str) -> datetime:
+    if value.tzinfo is None:
+        raise ValidationFailed(
+            f"{field} needs a time zone, for example 2026-12-01T00:00:00Z.", field=field
+        )
+    return value
+
+
+def _event(message: Message, status: MessageStatus, detail: str, at: datetime) -> MessageEvent:
+    return MessageEvent(
+        message_id=message.id,
+        workspace_id=message.workspace_id,
+        status=status.value,
+        detail=detail,
+        created_at=at,
+    )
+
+
+async def _by_key(session: AsyncSession, workspace_id: str, key: str) -> Message | None:
+    return await session.scalar(
+        select(Message).where(Message.workspace_id == workspace_id, Message.idempotency_key == key)
+    )
+
+
+def _replay(earlier: Message, fingerprint: str) -> Accepted:
+    if earlier.request_hash != fingerprint:
+        raise IdempotencyConflict(
+            "This Idempotency-Key was already used with a different request. "
+            "Use a new key for a new message, or resend exactly the same request.",
+            field="Idempotency-Key",
+        )
+    return Accepted(earlier, created=False)
+
+
+def _check_key(key: str) -> str:
+    key = key.strip()
+    if not key or len(key) > 255:
+        raise ValidationFailed(
+            "The Idempotency-Key header must have 1 to 255 characters.", field="Idempotency-Key"
+        )
+    return key
+
+
+def _check_body(body: str, media: tuple[str, ...]) -> str:
+    if not body.strip() and not media:
+        raise ValidationFailed("The message needs a body or at least one media URL.", field="body")
+    if len(body) > MAX_BODY_CHARACTERS:
+        raise ValidationFailed(
+            f"The body has {len(body)} characters; the most a text can carry is "
+            f"{MAX_BODY_CHARACTERS}. Shorten it or send it as several messages.",
+            field="body",
+        )
+    return body
+
+
+def _check_length(final: str) -> None:
+    if len(final) > MAX_BODY_CHARACTERS:
+        raise ValidationFailed(
+            f"With the opt-out footer and short links the text has {len(final)} characters; "
+            f"the most a text can carry is {MAX_BODY_CHARACTERS}. Shorten it.",
+            field="body",
+        )
+
+
+def _check_media(urls: tuple[str, ...]) -> tuple[str, ...]:
+    if len(urls) > MAX_MEDIA:
+        raise ValidationFailed(f"At most {MAX_MEDIA} media URLs per message.", field="media_urls")
+    for url in urls:
+        _require_http_url(url, "media_urls")
+    return urls
+
+
+def _check_callback(url: str | None) -> str | None:
+    if url is None or not url.strip():
+        return None
+    _require_http_url(url.strip(), "status_callback")
+    return url.strip()
+
+
+def _require_http_url(url: str, field: str) -> None:
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ValidationFailed(f"'{url}' is not an http(s) URL.", field=field)
+
+
+def _check_send_at(send_at: datetime | None) -> datetime | None:
+    if send_at is None:
+        return None
+    if send_at.tzinfo is None:
+        raise ValidationFailed(
+            "send_at needs a time zone, for example 2026-12-01T09:00:00-03:00 or ...Z.",
+            field="send_at",
+        )
+    now = datetime.now(UTC)
+    if send_at - now > MAX_SCHEDULE_AHEAD:
+        raise ValidationFailed(
+            f"send_at may be at most {MAX_SCHEDULE_AHEAD.days} days ahead.", field="send_at"
+        )
+    # A time in the past (or within a second) simply means "now".
+    return send_at.astimezone(UTC) if send_at > now + timedelta(seconds=1) else None
+
+
+async def _pick_sender(session: AsyncSession, workspace_id: str, requested: str | None) -> Sender:
+    query = select(Sender).where(Sender.workspace_id == workspace_id)
+    if requested:
+        found = await session.scalar(query.where(Sender.address == requested.strip()))
+        if found is None:
+            raise ValidationFailed(
+                f"'{requested}' is not a sender of this workspace; add it under senders first "
+                "or leave 'from' out to use the default sender.",
+                field="from",
+            )
+        return found
+    default = await session.scalar(query.order_by(Sender.is_default.desc(), Sender.id).limit(1))
+    if default is None:
+        raise ValidationFailed(
+            "This workspace has no sender yet; add a number or sender id first.", field="from"
+        )
+    return default

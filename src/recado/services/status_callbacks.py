@@ -1,0 +1,111 @@
+"""Status callbacks: every status change of a message is queued as a signed webhook delivery.
+
+The delivery row is written in the same transaction as the status change, so a callback is
+never lost to a crash and never sent for a change that was rolled back. The webhook sender
+(delivery/webhook_sender.py) posts them, with retries.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from recado.db.tables import Message, WebhookAttempt, WebhookDelivery, Workspace
+from recado.domain.roles import Permission
+from recado.domain.workspace_settings import read_settings
+from recado.ids import new_id
+from recado.services.actor import Actor
+
+EVENT = "message.status"
+
+
+def payload(message: Message, at: datetime) -> str:
+    """The JSON body receivers get; keys are stable and documented in docs/webhooks.md."""
+    return json.dumps(
+        {
+            "event": EVENT,
+            "message_id": message.id,
+            "status": message.status,
+            "direction": message.direction,
+            "to": message.recipient,
+            "from": message.sender,
+            "segments": message.segments,
+            "carrier_message_id": message.carrier_message_id,
+            "error_code": message.error_code,
+            "error_message": message.error_message,
+            "at": at.isoformat(),
+        },
+        separators=(",", ":"),
+    )
+
+
+async def enqueue(session: AsyncSession, messages: Iterable[Message], at: datetime) -> int:
+    """Queue one callback per message that has a callback URL (its own or the workspace's)."""
+    batch = [m for m in messages if m.direction == "outbound"]
+    if not batch:
+        return 0
+    defaults = await _workspace_urls(session, {m.workspace_id for m in batch})
+    rows = []
+    for message in batch:
+        url = message.status_callback or defaults.get(message.workspace_id)
+        if not url:
+            continue
+        rows.append(
+            WebhookDelivery(
+                id=new_id("whd"),
+                workspace_id=message.workspace_id,
+                message_id=message.id,
+                event=EVENT,
+                url=url,
+                payload=payload(message, at),
+                status="pending",
+                attempts=0,
+                next_attempt_at=at,
+                created_at=at,
+                updated_at=at,
+            )
+        )
+    session.add_all(rows)
+    return len(rows)
+
+
+async def _workspace_urls(session: AsyncSession, workspace_ids: set[str]) -> dict[str, str]:
+    rows = await session.execute(
+        select(Workspace.id, Workspace.settings).where(Workspace.id.in_(workspace_ids))
+    )
+    urls = {}
+    for workspace_id, raw in rows:
+        url = read_settings(raw).webhook_url
+        if url:
+            urls[workspace_id] = url
+    return urls
+
+
+async def deliveries_of(
+    session: AsyncSession, actor: Actor, message_id: str
+) -> list[tuple[WebhookDelivery, list[WebhookAttempt]]]:
+    """Every callback of a message with each attempt, for the API and the UI."""
+    actor.require(Permission.READ)
+    deliveries = list(
+        await session.scalars(
+            select(WebhookDelivery)
+            .where(
+                WebhookDelivery.workspace_id == actor.workspace_id,
+                WebhookDelivery.message_id == message_id,
+            )
+            .order_by(WebhookDelivery.id)
+        )
+    )
+    attempts: dict[str, list[WebhookAttempt]] = {d.id: [] for d in deliveries}
+    if deliveries:
+        for attempt in await session.scalars(
+            select(WebhookAttempt)
+            .where(WebhookAttempt.delivery_id.in_(list(attempts)))
+            .order_by(WebhookAttempt.id)
+        ):
+            attempts[attempt.delivery_id].append(attempt)
+    return [(d, attempts[d.id]) for d in deliveries]

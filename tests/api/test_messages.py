@@ -1,0 +1,255 @@
+"""POST/GET /v1/messages: accept, idempotency, validation, timeline and delivery via the simulator."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from recado.platform import Platform
+
+
+async def wait_for_status(api: httpx.AsyncClient, message_id: str, status: str) -> dict:
+    for _ in range(200):
+        body = (await api.get(f"/v1/messages/{message_id}")).json()
+        if body["status"] == status:
+            return body
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"message stayed {body['status']}, expected {status}")
+
+
+async def test_send_answers_202_with_segments_price_and_queued_status(client: httpx.AsyncClient):
+    response = await client.post("/v1/messages", json={"to": "(415) 723-4567", "body": "Hello!"})
+    assert response.status_code == 202
+    message = response.json()
+    assert message["id"].startswith("msg_")
+    assert message["status"] == "queued"
+    assert message["direction"] == "outbound"
+    assert message["to"] == "+14157234567"
+    assert message["from"] == "+12015550100"
+    assert message["segments"] == 1
+    assert message["encoding"] == "GSM-7"
+    assert message["price_estimate"] == "0.0079"
+    assert message["currency"] == "USD"
+
+
+async def test_long_unicode_text_counts_parts_and_prices_each(client: httpx.AsyncClient):
+    body = "Promoção de verão! " * 5  # 95 characters with ç and ã: UCS-2, two parts
+    message = (
+        await client.post("/v1/messages", json={"to": "+5511912345678", "body": body})
+    ).json()
+    assert message["encoding"] == "UCS-2"
+    assert message["segments"] == 2
+    assert message["price_estimate"] == "0.07"
+
+
+async def test_same_idempotency_key_and_body_returns_the_same_message(
+    client: httpx.AsyncClient, scalar
+):
+    payload = {"to": "+14157234567", "body": "Your code is 1234"}
+    headers = {"Idempotency-Key": "order-42"}
+    first = await client.post("/v1/messages", json=payload, headers=headers)
+    second = await client.post("/v1/messages", json=payload, headers=headers)
+    assert first.status_code == second.status_code == 202
+    assert first.json()["id"] == second.json()["id"]
+    assert second.headers["Idempotent-Replayed"] == "true"
+    assert await scalar("SELECT count(*) FROM messages") == 1
+
+
+async def test_same_idempotency_key_with_another_body_is_a_409(client: httpx.AsyncClient):
+    headers = {"Idempotency-Key": "order-43"}
+    await client.post("/v1/messages", json={"to": "+14157234567", "body": "A"}, headers=headers)
+    response = await client.post(
+        "/v1/messages", json={"to": "+14157234567", "body": "B"}, headers=headers
+    )
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "idempotency_key_reused"
+    assert response.json()["error"]["field"] == "Idempotency-Key"
+
+
+async def test_concurrent_requests_with_one_key_store_one_message(
+    client: httpx.AsyncClient, scalar
+):
+    payload = {"to": "+14157234567", "body": "Once only"}
+    headers = {"Idempotency-Key": "burst-1"}
+    responses = await asyncio.gather(
+        *[client.post("/v1/messages", json=payload, headers=headers) for _ in range(8)]
+    )
+    assert {r.status_code for r in responses} == {202}
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert await scalar("SELECT count(*) FROM messages") == 1
+
+
+async def test_invalid_number_is_rejected_with_the_reason(client: httpx.AsyncClient):
+    response = await client.post("/v1/messages", json={"to": "12345", "body": "Hi"})
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "invalid_phone_number"
+    assert "12345" in error["message"]
+
+
+async def test_missing_body_and_unknown_sender_say_what_to_fix(client: httpx.AsyncClient):
+    empty = await client.post("/v1/messages", json={"to": "+14157234567", "body": "  "})
+    assert empty.status_code == 422
+    assert empty.json()["error"]["field"] == "body"
+    sender = await client.post(
+        "/v1/messages", json={"to": "+14157234567", "body": "Hi", "from": "+15005550006"}
+    )
+    assert sender.status_code == 422
+    assert sender.json()["error"]["field"] == "from"
+    assert "not a sender of this workspace" in sender.json()["error"]["message"]
+
+
+async def test_malformed_json_and_unknown_fields_get_the_error_shape(client: httpx.AsyncClient):
+    bad = await client.post(
+        "/v1/messages", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert bad.status_code == 422
+    assert bad.json()["error"]["code"] == "invalid_request"
+    extra = await client.post("/v1/messages", json={"to": "+14157234567", "body": "x", "tpo": 1})
+    assert extra.status_code == 422
+    assert extra.json()["error"]["field"] == "tpo"
+
+
+async def test_missing_or_wrong_key_is_401(client: httpx.AsyncClient):
+    none = await client.get("/v1/messages", headers={"Authorization": ""})
+    assert none.status_code == 401
+    assert "Bearer" in none.json()["error"]["message"]
+    wrong = await client.get("/v1/messages", headers={"Authorization": "Bearer rk_nope"})
+    assert wrong.status_code == 401
+    assert wrong.json()["error"]["code"] == "unauthorized"
+
+
+async def test_send_at_in_the_future_is_scheduled(client: httpx.AsyncClient):
+    at = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    message = (
+        await client.post(
+            "/v1/messages", json={"to": "+14157234567", "body": "Later", "send_at": at}
+        )
+    ).json()
+    assert message["status"] == "scheduled"
+    naive = await client.post(
+        "/v1/messages", json={"to": "+14157234567", "body": "x", "send_at": "2030-01-01T09:00:00"}
+    )
+    assert naive.status_code == 422
+    assert naive.json()["error"]["field"] == "send_at"
+
+
+async def test_message_is_delivered_through_the_simulator_with_a_timeline(
+    client: httpx.AsyncClient, running: Platform
+):
+    sent = (await client.post("/v1/messages", json={"to": "+14157234567", "body": "Hi"})).json()
+    running.dispatcher.notify()
+    delivered = await wait_for_status(client, sent["id"], "delivered")
+    assert [e["status"] for e in delivered["events"]] == [
+        "accepted",
+        "queued",
+        "sending",
+        "sent",
+        "delivered",
+    ]
+    assert delivered["carrier_message_id"].startswith("sim-")
+    assert delivered["delivered_at"] is not None
+
+
+async def test_list_filters_by_status_and_pages_with_a_cursor(client: httpx.AsyncClient):
+    for i in range(5):
+        await client.post("/v1/messages", json={"to": "+14157234567", "body": f"n{i}"})
+    first = (await client.get("/v1/messages", params={"limit": 2})).json()
+    assert [m["body"] for m in first["data"]] == ["n4", "n3"]
+    second = (
+        await client.get("/v1/messages", params={"limit": 2, "cursor": first["next_cursor"]})
+    ).json()
+    assert [m["body"] for m in second["data"]] == ["n2", "n1"]
+    delivered = (await client.get("/v1/messages", params={"status": "delivered"})).json()
+    assert delivered["data"] == []
+    bad = await client.get("/v1/messages", params={"status": "lost"})
+    assert bad.status_code == 422
+    naive = await client.get("/v1/messages", params={"created_after": "2026-01-01T00:00:00"})
+    assert naive.status_code == 422
+    assert naive.json()["error"]["field"] == "created_after"
+    window = await client.get(
+        "/v1/messages",
+        params={"created_after": "2000-01-01T00:00:00Z", "created_before": "2000-01-02T00:00:00Z"},
+    )
+    assert window.json()["data"] == []
+
+
+async def test_a_key_of_another_workspace_cannot_read_the_message(
+    client: httpx.AsyncClient, other_workspace
+):
+    sent = (await client.post("/v1/messages", json={"to": "+14157234567", "body": "Mine"})).json()
+    rival = {"Authorization": f"Bearer {other_workspace.api_key}"}
+    assert (await client.get(f"/v1/messages/{sent['id']}", headers=rival)).status_code == 404
+    listed = (await client.get("/v1/messages", headers=rival)).json()
+    assert listed["data"] == []
+
+
+async def test_marketing_message_gets_the_opt_out_footer_once(client: httpx.AsyncClient):
+    plain = await client.post(
+        "/v1/messages",
+        json={"to": "+14157234567", "body": "Acme: 20% off today", "category": "marketing"},
+    )
+    assert plain.json()["body"] == "Acme: 20% off today\nReply STOP to opt out"
+    already = await client.post(
+        "/v1/messages",
+        json={
+            "to": "+14157234567",
+            "body": "Acme: 20% off. Reply STOP to opt out",
+            "category": "marketing",
+        },
+    )
+    assert already.json()["body"] == "Acme: 20% off. Reply STOP to opt out"
+    transactional = await client.post(
+        "/v1/messages", json={"to": "+14157234567", "body": "Your code is 1234"}
+    )
+    assert transactional.json()["body"] == "Your code is 1234"
+
+
+async def test_smart_encoding_keeps_a_curly_quote_text_in_gsm7(client: httpx.AsyncClient):
+    body = "It’s here — “today” only"
+    raw = (await client.post("/v1/messages", json={"to": "+14157234567", "body": body})).json()
+    assert raw["encoding"] == "UCS-2"
+    smart = (
+        await client.post(
+            "/v1/messages", json={"to": "+14157234567", "body": body, "smart_encoding": True}
+        )
+    ).json()
+    assert smart["encoding"] == "GSM-7"
+    assert smart["body"] == 'It\'s here - "today" only'
+
+
+async def test_marketing_links_become_tracked_short_links_counted_in_the_parts(
+    client: httpx.AsyncClient,
+):
+    long_url = (
+        "https://shop.acme.com/collections/summer-sale?utm_source=sms&utm_campaign=" + "x" * 60
+    )
+    message = (
+        await client.post(
+            "/v1/messages",
+            json={"to": "+14157234567", "body": f"Acme: sale! {long_url}", "category": "marketing"},
+        )
+    ).json()
+    assert long_url not in message["body"]
+    short = message["body"].split()[2]
+    assert short.startswith("http://recado.test/l/") or "/l/" in short
+    assert message["segments"] == 1  # measured on the short link, not the 140-character URL
+    redirect = await client.get(short.split("recado.test", 1)[-1].split("127.0.0.1:8000", 1)[-1])
+    assert redirect.status_code == 302
+    assert redirect.headers["location"] == long_url
+    clicks = (await client.get(f"/v1/messages/{message['id']}/clicks")).json()["data"]
+    assert len(clicks) == 1
+
+
+async def test_transactional_links_are_left_alone_unless_asked(client: httpx.AsyncClient):
+    body = "Your order shipped: https://acme.com/track/123"
+    plain = (await client.post("/v1/messages", json={"to": "+14157234567", "body": body})).json()
+    assert plain["body"] == body
+    tracked = (
+        await client.post(
+            "/v1/messages", json={"to": "+14157234567", "body": body, "track_links": True}
+        )
+    ).json()
+    assert "https://acme.com/track/123" not in tracked["body"]

@@ -1,0 +1,146 @@
+"""The dispatcher: each message reaches the carrier once, failures are recorded, crashes never resend."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+
+from recado.carriers.base import OutboundSMS, SubmitError, SubmitResult
+from recado.carriers.simulator import SimulatorConnector
+from recado.db.tables import Message
+from recado.delivery.carrier_events import CarrierEventHandler
+from recado.delivery.dispatcher import Dispatcher
+from recado.platform import Platform
+from recado.services import messaging
+from recado.services.actor import system_actor
+from recado.services.workspaces import NewWorkspace
+
+
+async def queue(platform: Platform, workspace: NewWorkspace, n: int, **kw: Any) -> list[str]:
+    actor = system_actor(workspace.workspace.id)
+    ids = []
+    async with platform.sessions() as session:
+        for i in range(n):
+            request = messaging.SendRequest(to=f"+1415723{i:04d}", body=f"hello {i}", **kw)
+            ids.append((await messaging.send_message(session, actor, request)).message.id)
+    return ids
+
+
+async def statuses(platform: Platform, ids: list[str]) -> dict[str, str]:
+    async with platform.sessions() as session:
+        rows = await session.execute(
+            Message.__table__.select().where(Message.id.in_(ids))  # type: ignore[attr-defined]
+        )
+        return {row.id: row.status for row in rows}
+
+
+class ScriptedCarrier(SimulatorConnector):
+    """The simulator, but it refuses the first submits with the given errors."""
+
+    def __init__(self, errors: list[SubmitError]) -> None:
+        super().__init__("scripted", {"delivery_delay_seconds": 0})
+        self.errors = errors
+
+    async def submit(self, sms: OutboundSMS) -> SubmitResult:
+        if self.errors:
+            raise self.errors.pop(0)
+        return await super().submit(sms)
+
+
+async def test_each_queued_message_is_submitted_once_and_marked_sent(
+    platform: Platform, workspace: NewWorkspace
+):
+    ids = await queue(platform, workspace, 5)
+    await platform.connector.start(platform.carrier_events)
+    assert await platform.dispatcher.run_once() == 5
+    assert await platform.dispatcher.run_once() == 0
+    assert sorted(s.message_id for s in platform.connector.submitted) == sorted(ids)
+    assert set((await statuses(platform, ids)).values()) <= {"sent", "delivered"}
+
+
+async def test_two_dispatchers_racing_never_submit_a_message_twice(
+    platform: Platform, workspace: NewWorkspace
+):
+    ids = await queue(platform, workspace, 120)
+    carrier = SimulatorConnector("shared", {"delivery_delay_seconds": 0})
+    await carrier.start(CarrierEventHandler(platform.sessions))
+    dispatchers = [Dispatcher(platform.sessions, carrier, batch_size=7) for _ in range(3)]
+
+    async def drain(d: Dispatcher) -> None:
+        while await d.run_once():
+            await asyncio.sleep(0)
+
+    await asyncio.gather(*(drain(d) for d in dispatchers))
+    counts = Counter(s.message_id for s in carrier.submitted)
+    assert set(counts) == set(ids)
+    assert max(counts.values()) == 1
+    await carrier.stop()
+
+
+async def test_temporary_error_requeues_with_backoff_then_succeeds(
+    platform: Platform, workspace: NewWorkspace
+):
+    [message_id] = await queue(platform, workspace, 1)
+    carrier = ScriptedCarrier([SubmitError("throttled", "slow down", throttled=True)])
+    await carrier.start(platform.carrier_events)
+    clock = [datetime.now(UTC)]
+    dispatcher = Dispatcher(platform.sessions, carrier, clock=lambda: clock[0])
+    await dispatcher.run_once()
+    assert (await statuses(platform, [message_id]))[message_id] == "queued"
+    assert await dispatcher.run_once() == 0  # not due before the backoff passes
+    clock[0] += timedelta(seconds=6)
+    assert await dispatcher.run_once() == 1
+    assert (await statuses(platform, [message_id]))[message_id] in ("sent", "delivered")
+    assert [s.message_id for s in carrier.submitted] == [message_id]
+
+
+async def test_permanent_error_fails_the_message_with_the_carrier_reason(
+    platform: Platform, workspace: NewWorkspace
+):
+    [message_id] = await queue(platform, workspace, 1)
+    carrier = ScriptedCarrier([SubmitError("invalid_destination", "no such subscriber")])
+    await carrier.start(platform.carrier_events)
+    await Dispatcher(platform.sessions, carrier).run_once()
+    async with platform.sessions() as session:
+        message = await session.get(Message, message_id)
+    assert message is not None
+    assert message.status == "failed"
+    assert message.error_code == "invalid_destination"
+    assert message.error_message == "no such subscriber"
+
+
+async def test_message_left_sending_by_a_dead_process_becomes_unknown_and_is_not_resent(
+    platform: Platform, workspace: NewWorkspace
+):
+    ids = await queue(platform, workspace, 2)
+    long_ago = datetime.now(UTC) - timedelta(minutes=5)
+    async with platform.sessions() as session:
+        await session.execute(
+            update(Message)
+            .where(Message.id == ids[0])
+            .values(status="sending", updated_at=long_ago)
+        )
+        # The other one was claimed a second ago by a live dispatcher: leave it alone.
+        await session.execute(update(Message).where(Message.id == ids[1]).values(status="sending"))
+        await session.commit()
+    await platform.connector.start(platform.carrier_events)
+    assert await platform.dispatcher.recover() == 1
+    assert await platform.dispatcher.run_once() == 0
+    assert platform.connector.submitted == []
+    assert await statuses(platform, ids) == {ids[0]: "unknown", ids[1]: "sending"}
+
+
+async def test_scheduled_message_waits_for_its_time(platform: Platform, workspace: NewWorkspace):
+    at = datetime.now(UTC) + timedelta(hours=1)
+    [message_id] = await queue(platform, workspace, 1, send_at=at)
+    clock = [datetime.now(UTC)]
+    dispatcher = Dispatcher(platform.sessions, platform.connector, clock=lambda: clock[0])
+    await platform.connector.start(platform.carrier_events)
+    assert await dispatcher.run_once() == 0
+    clock[0] = at + timedelta(seconds=1)
+    assert await dispatcher.run_once() == 1
+    assert (await statuses(platform, [message_id]))[message_id] in ("sent", "delivered")
