@@ -110,3 +110,29 @@ def test_segments_prints_json(recado):
     report = json.loads(result.stdout)
     assert report["encoding"] == "UCS-2"
     assert report["non_gsm"] == ["ç", "ã"]
+
+
+def test_contacts_import_reports_rejected_lines_and_fills_a_list(
+    recado, workspace: NewWorkspace, tmp_path: Path
+):
+    source = tmp_path / "people.csv"
+    source.write_text("Celular;Nome;Plano\n(415) 723-4567;Ana;gold\n12;Bob;x\n", encoding="utf-8")
+    result = recado("contacts", "import", str(source), "--list", "Newsletter")
+    assert result.returncode == 0, result.stderr
+    assert "line 3: '12' is not a valid phone number" in result.stdout
+    assert "added to 'Newsletter' (new list)" in result.stdout
+    exported = recado("contacts", "export")
+    assert exported.returncode == 0, exported.stderr
+    assert "+14157234567,Ana" in exported.stdout
+    missing = recado("contacts", "import", str(tmp_path / "nope.csv"))
+    assert missing.returncode == 1
+    assert "No such file" in missing.stderr
+
+
+def test_demo_fills_a_workspace_with_contacts_and_lists(recado, db_url: str):
+    result = recado("demo", "--contacts", "60")
+    assert result.returncode == 0, result.stderr
+    assert "60 contacts created" in result.stdout
+    assert "Brazil launch" in result.stdout
+    exported = recado("contacts", "export")
+    assert len(exported.stdout.strip().splitlines()) == 61

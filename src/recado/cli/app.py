@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
@@ -62,8 +63,13 @@ def run(work: Callable[[Platform], Awaitable[T]]) -> T:
         raise fail(str(exc)) from None
     except Exception as exc:
         if "no such table" in str(exc) or "does not exist" in str(exc):
-            raise fail("The database has no tables yet: run `recado db upgrade` first.") from None
-        raise
+            raise fail("The database is not up to date: run `recado db upgrade` first.") from None
+        if os.environ.get("RECADO_DEBUG"):
+            raise
+        raise fail(
+            f"unexpected {type(exc).__name__}: {exc}. Run again with RECADO_DEBUG=1 to see "
+            "where; please report it."
+        ) from None
 
 
 async def workspace_actor(session: AsyncSession, workspace_id: str | None) -> Actor:

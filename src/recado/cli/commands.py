@@ -11,6 +11,7 @@ import typer
 from rich.panel import Panel
 
 from recado.cli.app import WorkspaceOption, app, console, fail, run, workspace_actor
+from recado.cli.contacts import contacts_app
 from recado.cli.templates import templates_app
 from recado.db.migrate import upgrade
 from recado.domain.message_status import FINAL, MessageStatus
@@ -26,6 +27,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(templates_app, name="templates")
+app.add_typer(contacts_app, name="contacts")
 
 
 @app.command()
@@ -204,3 +206,34 @@ def segments(
     from recado.domain.encoding import analyze
 
     typer.echo(json.dumps(analyze(text, smart=smart).to_dict(), ensure_ascii=False))
+
+
+@app.command()
+def demo(
+    contacts: Annotated[
+        int, typer.Option(help="How many sample contacts.", min=1, max=100_000)
+    ] = 300,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Fill a workspace with realistic sample contacts (US, BR, MX, ES) and lists."""
+    from recado.services.demo import fill_workspace
+
+    settings = get_settings()
+    upgrade(settings.database_url)
+    created = run(_bootstrap)
+    if created is not None:
+        console.print(
+            f"Workspace created. Owner: {created.owner_email} / {created.owner_password}  "
+            f"API key: {created.api_key} (shown once)"
+        )
+
+    async def work(platform: Platform):  # type: ignore[no-untyped-def]
+        async with platform.sessions() as session:
+            actor = await workspace_actor(session, workspace)
+            return await fill_workspace(session, actor, contacts)
+
+    report = run(work)
+    console.print(
+        f"{report.contacts_created} contacts created, {report.contacts_updated} updated; lists: "
+        + ", ".join(f"{name} ({n} added)" for name, n in report.lists.items())
+    )
