@@ -127,7 +127,7 @@ def load_builtin_connectors() -> None:
     """Import every built-in connector folder; each registers itself."""
     import importlib
 
-    for folder in ("simulator", "twilio", "vonage", "plivo"):
+    for folder in ("simulator", "smpp", "twilio", "vonage", "plivo"):
         importlib.import_module(f"recado.carriers.{folder}")
 
 
