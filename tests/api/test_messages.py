@@ -253,3 +253,40 @@ async def test_transactional_links_are_left_alone_unless_asked(client: httpx.Asy
         )
     ).json()
     assert "https://acme.com/track/123" not in tracked["body"]
+
+
+async def test_a_templated_body_is_personalized_for_the_recipient(client: httpx.AsyncClient):
+    await client.put(
+        "/v1/contacts/by-phone/+14157234567",
+        json={"first_name": "ana", "attributes": {"tier": "gold"}},
+    )
+    message = (
+        await client.post(
+            "/v1/messages",
+            json={
+                "to": "+14157234567",
+                "body": "Hi {{ first_name | title }}, your {{ attributes.tier }} code: {{ code }}",
+                "context": {"code": "SAVE20"},
+            },
+        )
+    ).json()
+    assert message["body"] == "Hi Ana, your gold code: SAVE20"
+
+
+async def test_a_template_that_would_send_a_blank_name_is_refused(client: httpx.AsyncClient):
+    refused = await client.post(
+        "/v1/messages", json={"to": "+14157230000", "body": "Hi {{ first_name }}, welcome!"}
+    )
+    assert refused.status_code == 422
+    error = refused.json()["error"]
+    assert error["code"] == "template_variables_missing"
+    assert "first_name" in error["message"]
+    defaulted = await client.post(
+        "/v1/messages",
+        json={"to": "+14157230000", "body": "Hi {{ first_name | default('there') }}, welcome!"},
+    )
+    assert defaulted.json()["body"] == "Hi there, welcome!"
+    sandboxed = await client.post(
+        "/v1/messages", json={"to": "+14157230000", "body": "{{ ''.__class__.__mro__ }}"}
+    )
+    assert sandboxed.status_code == 422

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -47,6 +47,12 @@ class MessageIn(BaseModel):
         default=None,
         description="Replace curly quotes, dashes and the like with GSM-7 look-alikes to save "
         "parts; omit to use the workspace's setting",
+    )
+    context: dict[str, Any] | None = Field(
+        default=None,
+        description="Values for {{ variables }} in the body besides the contact's own fields "
+        "(first_name, attributes...). A body with {{ }} is rendered for the recipient; a "
+        "variable left empty without a default is refused, never sent as a blank",
     )
     track_links: bool | None = Field(
         default=None,
@@ -156,6 +162,7 @@ async def send(
             send_at=payload.send_at,
             smart_encoding=payload.smart_encoding,
             track_links=payload.track_links,
+            context=payload.context,
         ),
         idempotency_key=idempotency_key,
         link_base_url=get_platform(request).settings.base_url,

@@ -8,28 +8,31 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlparse
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from recado.db.tables import Message, MessageEvent, Sender, Workspace, utcnow
+from recado.db.tables import Contact, Message, MessageEvent, Sender, Workspace, utcnow
 from recado.domain.encoding import analyze
 from recado.domain.footer import with_footer
 from recado.domain.message_status import MessageStatus
 from recado.domain.phone import parse_phone
 from recado.domain.pricing import RateCard
 from recado.domain.roles import Permission
-from recado.domain.workspace_settings import read_settings
+from recado.domain.templates import RenderContext, compile_template
+from recado.domain.workspace_settings import WorkspaceSettings, read_settings
 from recado.errors import IdempotencyConflict, NotFound, RecadoError, ValidationFailed
 from recado.ids import new_id
 from recado.services import links, pricing, status_callbacks
 from recado.services.actor import Actor
 from recado.services.contacts_lookup import ensure_contact
+from recado.services.templates import template_fields
 
 Category = Literal["marketing", "transactional"]
 MAX_BODY_CHARACTERS = 1600  # the longest text carriers accept as one concatenated SMS
@@ -48,6 +51,7 @@ class SendRequest:
     send_at: datetime | None = None
     smart_encoding: bool | None = None  # None: the workspace's setting
     track_links: bool | None = None  # None: shorten and track in marketing messages only
+    context: dict[str, Any] | None = None  # values for {{ variables }} besides the contact's
 
     def fingerprint(self) -> str:
         """A hash of what was asked, to tell a retry from a different request with the same key."""
@@ -62,8 +66,10 @@ class SendRequest:
                 "send_at": self.send_at.isoformat() if self.send_at else None,
                 "smart_encoding": self.smart_encoding,
                 "track_links": self.track_links,
+                "context": self.context,
             },
             sort_keys=True,
+            default=str,
         )
         return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -102,6 +108,8 @@ async def send_message(
     sender = await _pick_sender(session, actor.workspace_id, request.sender)
     contact = await ensure_contact(session, actor.workspace_id, to)
     settings = read_settings(workspace.settings)
+    if request.context is not None or _TEMPLATE_MARK.search(body):
+        body = _personalize(body, contact, workspace.name, settings, request.context)
     if request.category == "marketing":
         body = with_footer(body, contact.language, settings.footer())
     smart = settings.smart_encoding if request.smart_encoding is None else request.smart_encoding
@@ -297,6 +305,32 @@ def _check_body(body: str, media: tuple[str, ...]) -> str:
             field="body",
         )
     return body
+
+
+_TEMPLATE_MARK = re.compile(r"\{\{|\{%")
+
+
+def _personalize(
+    body: str,
+    contact: Contact,
+    workspace_name: str,
+    settings: WorkspaceSettings,
+    context: dict[str, Any] | None,
+) -> str:
+    """Render the body as a template for this contact; refuse rather than send "Hi ,"."""
+    extra = {"brand": settings.brand_name or workspace_name, **(context or {})}
+    rendered = compile_template(body).render(
+        RenderContext.of_contact(template_fields(contact), extra=extra, language=contact.language)
+    )
+    if not rendered.ok:
+        names = ", ".join(rendered.missing) or "every variable"
+        raise ValidationFailed(
+            f"The template leaves {names} empty for {contact.phone}. Give it a default, "
+            "for example {{ first_name | default('there') }}, or pass it in 'context'.",
+            field="body",
+            code="template_variables_missing",
+        )
+    return rendered.text
 
 
 def _check_length(final: str) -> None:

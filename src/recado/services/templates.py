@@ -300,9 +300,6 @@ async def lint_template(
     return _lint(body, category, _language(language) if language else None, workspace, settings)
 
 
-# --- prices ------------------------------------------------------------------------------------
-
-
 # --- internals ---------------------------------------------------------------------------------
 
 
@@ -319,7 +316,7 @@ class _Renderer:
     sender_kind: str | None
 
     def render(self, template: MessageTemplate, contact: Contact | None) -> RecipientRender:
-        fields = _fields_of(contact) if contact else {}
+        fields = template_fields(contact) if contact else {}
         language = (contact.language if contact else None) or self.language
         try:
             rendered = template.render(
@@ -465,7 +462,7 @@ async def _sample(session: AsyncSession, workspace_id: str, size: int) -> list[C
     )
 
 
-def _fields_of(contact: Contact) -> dict[str, Any]:
+def template_fields(contact: Contact) -> dict[str, Any]:  # also used by the send path
     """What a template sees of a contact: its fields, custom attributes under `attributes`."""
     return {
         "phone": contact.phone,
