@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
 
-from recado.carriers.base import OutboundSMS, SubmitError, SubmitResult
+from recado.carriers.base import DeliveryReport, OutboundSMS, SubmitError, SubmitResult
 from recado.carriers.simulator import SimulatorConnector
-from recado.db.tables import Message
+from recado.db.tables import Message, Sender
 from recado.delivery.carrier_events import CarrierEventHandler
 from recado.delivery.dispatcher import Dispatcher
 from recado.platform import Platform
@@ -144,3 +145,106 @@ async def test_scheduled_message_waits_for_its_time(platform: Platform, workspac
     clock[0] = at + timedelta(seconds=1)
     assert await dispatcher.run_once() == 1
     assert (await statuses(platform, [message_id]))[message_id] in ("sent", "delivered")
+
+
+async def test_a_submit_whose_outcome_is_unknown_is_never_resent(
+    platform: Platform, workspace: NewWorkspace
+):
+    [message_id] = await queue(platform, workspace, 1)
+    carrier = ScriptedCarrier(
+        [SubmitError("timeout", "no answer", temporary=True, outcome_unknown=True)]
+    )
+    await carrier.start(platform.carrier_events)
+    dispatcher = Dispatcher(platform.sessions, carrier)
+    await dispatcher.run_once()
+    assert await dispatcher.run_once() == 0
+    assert (await statuses(platform, [message_id]))[message_id] == "unknown"
+    assert carrier.submitted == []
+
+
+async def test_throttling_requeues_without_spending_an_attempt(
+    platform: Platform, workspace: NewWorkspace
+):
+    [message_id] = await queue(platform, workspace, 1)
+    throttles = [SubmitError("throttled", "slow down", throttled=True) for _ in range(8)]
+    carrier = ScriptedCarrier(throttles)
+    await carrier.start(platform.carrier_events)
+    clock = [datetime.now(UTC)]
+    dispatcher = Dispatcher(platform.sessions, carrier, clock=lambda: clock[0])
+    for _ in range(9):  # more throttles than MAX_ATTEMPTS, and still not failed
+        await dispatcher.run_once()
+        clock[0] += timedelta(seconds=2)
+    async with platform.sessions() as session:
+        message = await session.get(Message, message_id)
+    assert message is not None
+    assert message.status in ("sent", "delivered")
+    assert message.attempts == 1
+    assert dispatcher.limiters["+12015550100"].allowed_rate < 10
+
+
+async def test_a_sender_never_exceeds_its_rate_in_any_second(
+    platform: Platform, workspace: NewWorkspace
+):
+    async with platform.sessions() as session:
+        await session.execute(update(Sender).values(rate_limit_mps=20))
+        await session.commit()
+    await queue(platform, workspace, 45)
+    carrier = StampingCarrier()
+    await carrier.start(platform.carrier_events)
+    dispatcher = Dispatcher(platform.sessions, carrier, batch_size=50)
+    while await dispatcher.run_once():
+        pass
+    times = carrier.stamps
+    assert len(times) == 45
+    for i, start in enumerate(times):
+        assert sum(1 for t in times[i:] if t < start + 1.0) <= 20
+
+
+async def test_a_long_text_is_delivered_when_every_part_is(
+    platform: Platform, workspace: NewWorkspace
+):
+    [message_id] = await queue(platform, workspace, 1)
+    carrier = PartsCarrier()
+    await carrier.start(platform.carrier_events)
+    await Dispatcher(platform.sessions, carrier).run_once()
+    events = platform.carrier_events
+    for part in ("p1", "p2"):
+        await events.delivery_report(DeliveryReport("parts", part, "delivered"))
+    assert (await statuses(platform, [message_id]))[message_id] == "sent"
+    await events.delivery_report(DeliveryReport("parts", "p3", "delivered"))
+    assert (await statuses(platform, [message_id]))[message_id] == "delivered"
+
+
+async def test_one_undelivered_part_makes_the_message_undelivered(
+    platform: Platform, workspace: NewWorkspace
+):
+    [message_id] = await queue(platform, workspace, 1)
+    carrier = PartsCarrier()
+    await carrier.start(platform.carrier_events)
+    await Dispatcher(platform.sessions, carrier).run_once()
+    await platform.carrier_events.delivery_report(
+        DeliveryReport("parts", "p2", "undelivered", "absent_subscriber", "phone off")
+    )
+    assert (await statuses(platform, [message_id]))[message_id] == "undelivered"
+
+
+class StampingCarrier(SimulatorConnector):
+    """The simulator, noting when each submit happened."""
+
+    def __init__(self) -> None:
+        super().__init__("stamping", {"delivery_delay_seconds": 60})
+        self.stamps: list[float] = []
+
+    async def submit(self, sms: OutboundSMS) -> SubmitResult:
+        self.stamps.append(time.monotonic())
+        return await super().submit(sms)
+
+
+class PartsCarrier(SimulatorConnector):
+    """A carrier that reports on each of three parts separately, as SMPP SMSCs do."""
+
+    def __init__(self) -> None:
+        super().__init__("parts", {"delivery_delay_seconds": 3600})
+
+    async def submit(self, sms: OutboundSMS) -> SubmitResult:
+        return SubmitResult("p1", part_ids=("p1", "p2", "p3"))

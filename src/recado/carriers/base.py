@@ -31,16 +31,28 @@ class SubmitResult:
 
 
 class SubmitError(Exception):
-    """A carrier refused a submit. `temporary` errors are retried; throttling slows the sender."""
+    """A submit that did not clearly succeed.
+
+    `temporary` errors are retried and throttling slows the sender down. `outcome_unknown`
+    means the carrier may have the message anyway (a timeout after the request left): it
+    is never retried blindly but marked `unknown` for reconciliation.
+    """
 
     def __init__(
-        self, code: str, message: str, *, temporary: bool = False, throttled: bool = False
+        self,
+        code: str,
+        message: str,
+        *,
+        temporary: bool = False,
+        throttled: bool = False,
+        outcome_unknown: bool = False,
     ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.temporary = temporary or throttled
         self.throttled = throttled
+        self.outcome_unknown = outcome_unknown
 
 
 @dataclass(frozen=True)

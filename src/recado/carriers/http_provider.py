@@ -151,7 +151,10 @@ class HttpProviderConnector(Connector):
         except httpx.TimeoutException as error:
             # The request may have arrived: code "timeout" marks an outcome nobody knows.
             raise SubmitError(
-                "timeout", f"{self.code} did not answer in time: {error!r}", temporary=True
+                "timeout",
+                f"{self.code} did not answer in time: {error!r}",
+                temporary=True,
+                outcome_unknown=True,
             ) from error
         except httpx.TransportError as error:
             raise SubmitError(

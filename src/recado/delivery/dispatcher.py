@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -19,10 +20,11 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from recado.carriers.base import Connector, OutboundSMS, SubmitError
-from recado.db.tables import Message, MessageEvent, utcnow
+from recado.db.tables import Message, MessageEvent, MessagePart, Sender, utcnow
 from recado.delivery import gate
 from recado.delivery.status import transition
 from recado.domain.message_status import MessageStatus
+from recado.domain.rate_limit import RateLimiter
 from recado.services import status_callbacks
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,8 @@ MAX_ATTEMPTS = 5
 BACKOFF_BASE_SECONDS = 5.0
 # A submit never takes this long, so a message `sending` for longer lost its dispatcher.
 SUBMIT_LEASE = timedelta(seconds=60)
+DEFAULT_RATE_MPS = 10.0
+THROTTLE_PAUSE = timedelta(seconds=1)
 
 
 class Dispatcher:
@@ -41,8 +45,14 @@ class Dispatcher:
         batch_size: int = 200,
         idle_seconds: float = 0.2,
         clock: Callable[[], datetime] = utcnow,
+        monotonic: Callable[[], float] = time.monotonic,
+        sender_rates: dict[str, float] | None = None,
     ) -> None:
         self.sessions = sessions
+        self.monotonic = monotonic
+        # Parts per second per sender address; refreshed from the senders table each round.
+        self.sender_rates: dict[str, float] = dict(sender_rates or {})
+        self.limiters: dict[str, RateLimiter] = {}
         self.connector = connector
         self.batch_size = batch_size
         self.idle_seconds = idle_seconds
@@ -98,11 +108,19 @@ class Dispatcher:
         """Claim one batch and submit it. Returns how many messages were handled."""
         now = self.clock()
         async with self.sessions() as session:
+            await self._load_sender_rates(session)
             await self._release_due_schedules(session, now)
             batch = await self._claim(session, now)
             for message in batch:
                 await self._submit(session, message)
         return len(batch)
+
+    async def _load_sender_rates(self, session: AsyncSession) -> None:
+        rows = await session.execute(select(Sender.address, Sender.rate_limit_mps))
+        for address, rate in rows:
+            if self.sender_rates.get(address) != rate:
+                self.sender_rates[address] = rate
+                self.limiters.pop(address, None)  # rebuilt with the new rate on next use
 
     async def _release_due_schedules(self, session: AsyncSession, now: datetime) -> None:
         due = list(
@@ -189,24 +207,77 @@ class Dispatcher:
             body=message.body,
             media_urls=tuple(message.media_urls or ()),
         )
+        await self.pace(message)
         try:
             result = await self.connector.submit(sms)
         except SubmitError as error:
             await self._refused(session, message, error)
         else:
+            sent_at = self.clock()
             await transition(
                 session,
                 message,
                 MessageStatus.SENT,
-                at=self.clock(),
+                at=sent_at,
                 detail=f"carrier id {result.carrier_message_id}",
                 carrier_message_id=result.carrier_message_id,
-                sent_at=self.clock(),
+                sent_at=sent_at,
+            )
+            # Carriers that report on each part (SMPP, Vonage) get a row per part id.
+            session.add_all(
+                MessagePart(
+                    message_id=message.id,
+                    part_no=number,
+                    workspace_id=message.workspace_id,
+                    connector=self.connector.name,
+                    carrier_message_id=part_id,
+                    status=MessageStatus.SENT.value,
+                )
+                for number, part_id in enumerate(result.part_ids, start=1)
+                if len(result.part_ids) > 1
             )
         await session.commit()
 
+    async def pace(self, message: Message) -> None:
+        """Wait until the sender's rate limit allows this message's parts to go."""
+        limiter = self.limiters.get(message.sender or "")
+        if limiter is None:
+            rate = self.sender_rates.get(message.sender or "", DEFAULT_RATE_MPS)
+            limiter = self.limiters[message.sender or ""] = RateLimiter(rate)
+        cost = max(1, message.segments)
+        while (wait := limiter.wait_time(cost, self.monotonic())) > 0:  # noqa: ASYNC110
+            await asyncio.sleep(wait)
+        limiter.record(cost, self.monotonic())
+
     async def _refused(self, session: AsyncSession, message: Message, error: SubmitError) -> None:
         now = self.clock()
+        if error.outcome_unknown:
+            await transition(
+                session,
+                message,
+                MessageStatus.UNKNOWN,
+                at=now,
+                detail=f"{error}; the carrier may have it, so it is not resent",
+                error_code=error.code,
+                error_message=error.message,
+            )
+            return
+        if error.throttled:
+            # The carrier asked us to slow down: not the message's fault, no attempt spent.
+            limiter = self.limiters.get(message.sender or "")
+            if limiter is not None:
+                limiter.slow_down(self.monotonic())
+            retry_at = now + THROTTLE_PAUSE
+            await _back_to(
+                session, message, MessageStatus.QUEUED, now, f"{error}; slowed", retry_at
+            )
+            await session.execute(
+                update(Message)
+                .where(Message.id == message.id)
+                .values(attempts=Message.attempts - 1)
+                .execution_options(synchronize_session=False)
+            )
+            return
         if error.temporary and message.attempts < MAX_ATTEMPTS:
             delay = BACKOFF_BASE_SECONDS * 2 ** (message.attempts - 1)
             retry_at = now + timedelta(seconds=delay)

@@ -475,6 +475,7 @@ class SmppConnector(Connector):
                     f"no submit_sm_resp within {settings.submit_timeout_seconds:g} s; "
                     "the SMSC may have accepted the text",
                     temporary=True,
+                    outcome_unknown=True,
                 ) from None
             except Exception as error:  # the bind dropped while the submit was out
                 raise SubmitError(
@@ -482,6 +483,7 @@ class SmppConnector(Connector):
                     f"the bind failed before the SMSC answered ({error}); "
                     "the SMSC may have accepted the text",
                     temporary=True,
+                    outcome_unknown=True,
                 ) from error
         status = response.command_status
         if status:
