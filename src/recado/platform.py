@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+
+from sqlalchemy import select
 
 from recado.carriers.base import Connector, build_connector
 from recado.db.engine import make_engine, make_sessionmaker
+from recado.db.tables import CarrierConnection
 from recado.delivery.carrier_events import CarrierEventHandler
 from recado.delivery.dispatcher import Dispatcher
 from recado.delivery.webhook_sender import WebhookSender
@@ -42,16 +46,56 @@ class Platform:
             self.connector,
             batch_size=settings.dispatch_batch_size,
             idle_seconds=settings.dispatch_idle_seconds,
+            connectors=self.connectors,
         )
+        self._configs: dict[str, str] = {}  # connection id -> its config as loaded
+        self._running = False
         self.webhooks = WebhookSender(self.sessions)
         self._tasks: list[asyncio.Task[None]] = []
 
+    async def sync_connectors(self) -> None:
+        """Make the running connectors match the enabled carrier connections in the database.
+
+        Called at start and whenever a connection is created, changed or removed. A changed
+        connection is rebuilt; one that cannot be built is logged and left out.
+        """
+        async with self.sessions() as session:
+            rows = list(
+                await session.scalars(
+                    select(CarrierConnection).where(CarrierConnection.enabled.is_(True))
+                )
+            )
+        wanted = {row.id: row for row in rows}
+        for name in [n for n in self.connectors if n != self.connector.name]:
+            row = wanted.get(name)
+            if row is None or _fingerprint(row) != self._configs.get(name):
+                await self.connectors[name].stop()
+                del self.connectors[name]
+                self._configs.pop(name, None)
+        for row in rows:
+            if row.id in self.connectors:
+                continue
+            config = {"public_url": self.settings.base_url, **(row.config or {})}
+            try:
+                connector = build_connector(row.kind, row.id, config)
+            except (ValueError, KeyError, TypeError) as exc:
+                log.error("carrier connection %s (%s) not started: %s", row.name, row.kind, exc)
+                continue
+            self.connectors[row.id] = connector
+            self._configs[row.id] = _fingerprint(row)
+            if self._running:
+                await connector.start(self.carrier_events)
+        self.dispatcher.config_changed()
+
     async def start_workers(self) -> None:
         """Connect the carriers and start dispatching (the embedded mode)."""
-        await self.connector.start(self.carrier_events)
+        self._running = True
+        await self.sync_connectors()
+        for connector in list(self.connectors.values()):
+            await connector.start(self.carrier_events)
         self._tasks.append(asyncio.create_task(self.dispatcher.run_forever(), name="dispatcher"))
         self._tasks.append(asyncio.create_task(self.webhooks.run_forever(), name="webhooks"))
-        log.info("dispatcher started with connector %s", self.connector.name)
+        log.info("dispatcher started with connectors %s", ", ".join(self.connectors))
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -60,6 +104,12 @@ class Platform:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
-        await self.connector.stop()
+        for connector in list(self.connectors.values()):
+            await connector.stop()
+        self._running = False
         await self.webhooks.close()
         await self.engine.dispose()
+
+
+def _fingerprint(row: CarrierConnection) -> str:
+    return json.dumps([row.kind, row.config], sort_keys=True, default=str)

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
+from recado.db.tables import Sender
+from recado.ids import new_id
 from recado.platform import Platform
 
 
@@ -290,3 +292,27 @@ async def test_a_template_that_would_send_a_blank_name_is_refused(client: httpx.
         "/v1/messages", json={"to": "+14157230000", "body": "{{ ''.__class__.__mro__ }}"}
     )
     assert sandboxed.status_code == 422
+
+
+async def test_a_contact_keeps_hearing_from_the_same_sender(
+    client: httpx.AsyncClient, platform: Platform, workspace
+):
+    async with platform.sessions() as session:
+        session.add(
+            Sender(
+                id=new_id("snd"),
+                workspace_id=workspace.workspace.id,
+                address="+12015550111",
+                kind="long_code",
+                is_default=False,
+            )
+        )
+        await session.commit()
+    first = await client.post(
+        "/v1/messages", json={"to": "+14157234567", "body": "a", "from": "+12015550111"}
+    )
+    assert first.json()["from"] == "+12015550111"
+    later = await client.post("/v1/messages", json={"to": "+14157234567", "body": "b"})
+    assert later.json()["from"] == "+12015550111"
+    stranger = await client.post("/v1/messages", json={"to": "+14157230001", "body": "c"})
+    assert stranger.json()["from"] == "+12015550100"  # the workspace default

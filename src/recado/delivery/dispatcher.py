@@ -13,18 +13,27 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from recado.carriers.base import Connector, OutboundSMS, SubmitError
-from recado.db.tables import Message, MessageEvent, MessagePart, Sender, utcnow
+from recado.db.tables import (
+    CarrierConnection,
+    Message,
+    MessageEvent,
+    MessagePart,
+    Route,
+    Sender,
+    utcnow,
+)
 from recado.delivery import gate
 from recado.delivery.status import transition
 from recado.domain.message_status import MessageStatus
 from recado.domain.rate_limit import RateLimiter
+from recado.domain.routing import RouteRule, candidates
 from recado.services import status_callbacks
 
 log = logging.getLogger(__name__)
@@ -33,6 +42,8 @@ BACKOFF_BASE_SECONDS = 5.0
 # A submit never takes this long, so a message `sending` for longer lost its dispatcher.
 SUBMIT_LEASE = timedelta(seconds=60)
 DEFAULT_RATE_MPS = 10.0
+# Senders' rates and routes are read again after this long: edits apply within seconds.
+CONFIG_TTL_SECONDS = 2.0
 THROTTLE_PAUSE = timedelta(seconds=1)
 
 
@@ -47,17 +58,27 @@ class Dispatcher:
         clock: Callable[[], datetime] = utcnow,
         monotonic: Callable[[], float] = time.monotonic,
         sender_rates: dict[str, float] | None = None,
+        connectors: Mapping[str, Connector] | None = None,
     ) -> None:
         self.sessions = sessions
         self.monotonic = monotonic
         # Parts per second per sender address; refreshed from the senders table each round.
         self.sender_rates: dict[str, float] = dict(sender_rates or {})
         self.limiters: dict[str, RateLimiter] = {}
-        self.connector = connector
+        self.connector = connector  # the default: used by workspaces without routes
+        # Every connector by name, shared with the platform so new connections appear here.
+        self.connectors: Mapping[str, Connector] = connectors or {connector.name: connector}
+        self.routes: dict[str, list[RouteRule]] = {}  # per workspace, refreshed each round
+        self.bound: dict[tuple[str, str], str] = {}  # (workspace, sender) -> its connection
+        self._config_fresh_until = 0.0
         self.batch_size = batch_size
         self.idle_seconds = idle_seconds
         self.clock = clock
         self.wakeup = asyncio.Event()
+
+    def config_changed(self) -> None:
+        """Routes, senders or connections were edited: read them again on the next round."""
+        self._config_fresh_until = 0.0
 
     def notify(self) -> None:
         """Called when a message was accepted, so it goes out without waiting for the poll."""
@@ -108,7 +129,10 @@ class Dispatcher:
         """Claim one batch and submit it. Returns how many messages were handled."""
         now = self.clock()
         async with self.sessions() as session:
-            await self._load_sender_rates(session)
+            if self.monotonic() >= self._config_fresh_until:
+                await self._load_sender_rates(session)
+                await self._load_routes(session)
+                self._config_fresh_until = self.monotonic() + CONFIG_TTL_SECONDS
             await self._release_due_schedules(session, now)
             batch = await self._claim(session, now)
             for message in batch:
@@ -158,7 +182,6 @@ class Dispatcher:
             )
             .values(
                 status=MessageStatus.SENDING.value,
-                connector=self.connector.name,
                 attempts=Message.attempts + 1,
                 updated_at=now,
             )
@@ -172,7 +195,7 @@ class Dispatcher:
                     message_id=message.id,
                     workspace_id=message.workspace_id,
                     status=MessageStatus.SENDING.value,
-                    detail=f"attempt {message.attempts} via {self.connector.name}",
+                    detail=f"attempt {message.attempts}",
                     created_at=now,
                 )
             )
@@ -207,10 +230,28 @@ class Dispatcher:
             body=message.body,
             media_urls=tuple(message.media_urls or ()),
         )
+        connector = self.route(message)
+        if connector is None:
+            await self._refused(
+                session,
+                message,
+                SubmitError(
+                    "no_route",
+                    f"no connected carrier route for {message.recipient}",
+                    temporary=True,
+                ),
+            )
+            await session.commit()
+            return
         await self.pace(message)
         try:
-            result = await self.connector.submit(sms)
+            result = await connector.submit(sms)
         except SubmitError as error:
+            if error.outcome_unknown:
+                message.connector = connector.name  # where to reconcile it
+                await session.execute(
+                    update(Message).where(Message.id == message.id).values(connector=connector.name)
+                )
             await self._refused(session, message, error)
         else:
             sent_at = self.clock()
@@ -219,8 +260,9 @@ class Dispatcher:
                 message,
                 MessageStatus.SENT,
                 at=sent_at,
-                detail=f"carrier id {result.carrier_message_id}",
+                detail=f"via {connector.name}, carrier id {result.carrier_message_id}",
                 carrier_message_id=result.carrier_message_id,
+                connector=connector.name,
                 sent_at=sent_at,
             )
             # Carriers that report on each part (SMPP, Vonage) get a row per part id.
@@ -229,7 +271,7 @@ class Dispatcher:
                     message_id=message.id,
                     part_no=number,
                     workspace_id=message.workspace_id,
-                    connector=self.connector.name,
+                    connector=connector.name,
                     carrier_message_id=part_id,
                     status=MessageStatus.SENT.value,
                 )
@@ -237,6 +279,35 @@ class Dispatcher:
                 if len(result.part_ids) > 1
             )
         await session.commit()
+
+    def route(self, message: Message) -> Connector | None:
+        """The connector for this message, or None when no route to it is connected."""
+        available = {name for name, c in self.connectors.items() if c.connected}
+        names = candidates(
+            message.recipient,
+            self.routes.get(message.workspace_id, []),
+            bound_connection=self.bound.get((message.workspace_id, message.sender or "")),
+            default=self.connector.name,
+            available=available,
+        )
+        return self.connectors[names[0]] if names else None
+
+    async def _load_routes(self, session: AsyncSession) -> None:
+        routes: dict[str, list[RouteRule]] = {}
+        rows = await session.execute(
+            select(Route.workspace_id, Route.prefix, Route.connection_id, Route.priority)
+            .join(CarrierConnection, CarrierConnection.id == Route.connection_id)
+            .where(CarrierConnection.enabled.is_(True))
+        )
+        for workspace_id, prefix, connection_id, priority in rows:
+            routes.setdefault(workspace_id, []).append(RouteRule(prefix, connection_id, priority))
+        self.routes = routes
+        bound = await session.execute(
+            select(Sender.workspace_id, Sender.address, Sender.connection_id).where(
+                Sender.connection_id.is_not(None)
+            )
+        )
+        self.bound = {(w, a): c for w, a, c in bound}
 
     async def pace(self, message: Message) -> None:
         """Wait until the sender's rate limit allows this message's parts to go."""

@@ -105,8 +105,16 @@ async def send_message(
     media = _check_media(request.media_urls)
     callback = _check_callback(request.status_callback)
     send_at = _check_send_at(request.send_at)
-    sender = await _pick_sender(session, actor.workspace_id, request.sender)
     contact = await ensure_contact(session, actor.workspace_id, to)
+    # Sticky sender: a contact keeps hearing from the number it heard from before.
+    sender = await _pick_sender(
+        session,
+        actor.workspace_id,
+        request.sender or contact.sticky_sender,
+        explicit=request.sender,
+    )
+    if contact.sticky_sender != sender.address:
+        contact.sticky_sender = sender.address
     settings = read_settings(workspace.settings)
     if request.context is not None or _TEMPLATE_MARK.search(body):
         body = _personalize(body, contact, workspace.name, settings, request.context)
@@ -380,17 +388,21 @@ def _check_send_at(send_at: datetime | None) -> datetime | None:
     return send_at.astimezone(UTC) if send_at > now + timedelta(seconds=1) else None
 
 
-async def _pick_sender(session: AsyncSession, workspace_id: str, requested: str | None) -> Sender:
+async def _pick_sender(
+    session: AsyncSession, workspace_id: str, requested: str | None, *, explicit: str | None
+) -> Sender:
+    """The sender asked for; else the contact's sticky one if it still exists; else the default."""
     query = select(Sender).where(Sender.workspace_id == workspace_id)
     if requested:
         found = await session.scalar(query.where(Sender.address == requested.strip()))
-        if found is None:
+        if found is not None:
+            return found
+        if explicit:
             raise ValidationFailed(
-                f"'{requested}' is not a sender of this workspace; add it under senders first "
+                f"'{explicit}' is not a sender of this workspace; add it under senders first "
                 "or leave 'from' out to use the default sender.",
                 field="from",
             )
-        return found
     default = await session.scalar(query.order_by(Sender.is_default.desc(), Sender.id).limit(1))
     if default is None:
         raise ValidationFailed(
