@@ -10,8 +10,6 @@ default applies).
     .venv/bin/python bench/render.py                    # 1,000,000 messages
     .venv/bin/python bench/render.py --messages 100000
 
-Besides `analyze`, it times a sketch of an `analyze` fast path on the same texts, checked
-against `analyze`, to show what the encoding step could cost (see `sketch_parts`).
 The last line printed is one JSON object with the measured numbers. Its `seconds` and
 `messages_per_s` count this process's CPU time, pinned to one core, so that other programs
 on a shared machine do not distort them; `wall_seconds` is the elapsed time.
@@ -23,20 +21,13 @@ import argparse
 import json
 import os
 import random
-import re
 import string
 import time
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from recado.domain.encoding import (
-    BASIC_TABLE,
-    ESCAPE,
-    MULTI_PART_CAPACITY,
-    SINGLE_PART_CAPACITY,
-    analyze,
-)
+from recado.domain.encoding import analyze
 from recado.domain.links import code_stream, link_base
 from recado.domain.templates import RenderContext, compile_template
 from recado.services.links import prepare_links
@@ -136,7 +127,6 @@ def run(count: int, seed: int, chunk: int = 1_000) -> dict[str, Any]:
         "encode_us_by_encoding": encode_by,
         "share_by_encoding": {name: count_by[name] / count for name in sorted(count_by)},
         "segments": dict(sorted(segments_by.items())),
-        "sketch_encode_us": time_sketch(samples),
     }
 
 
@@ -154,51 +144,6 @@ def time_encode_by_encoding(samples: list[str]) -> dict[str, float]:
     return timings
 
 
-# --- a sketch of a fast path for analyze(), for the owner of domain/encoding.py ------------
-# Not used by Recado. Two shapes cover nearly every marketing text and need no per-character
-# Python loop: all characters in the GSM-7 basic table (one septet each, no escape pairs to
-# keep whole), or all below U+0300 (each code point is one UTF-16 unit and one grapheme, so
-# parts are plain slices). Everything else would take the general path.
-_GSM_BASIC = "".join(c for i, c in enumerate(BASIC_TABLE) if i != ESCAPE)
-_NOT_GSM_BASIC = re.compile(f"[^{re.escape(_GSM_BASIC)}]")
-_GSM_ALL = _GSM_BASIC + "\f^{}\\[~]|€"
-_NOT_GSM = re.compile(f"[^{re.escape(_GSM_ALL)}]")
-
-
-def sketch_parts(text: str) -> tuple[str, int, int, tuple[str, ...], tuple[str, ...]] | None:
-    """(encoding, segments, code units, non-GSM characters, parts), or None: general path."""
-    if _NOT_GSM_BASIC.search(text) is None:
-        encoding, non_gsm = "GSM-7", ()
-    elif text and max(text) < "\u0300" and _NOT_GSM.search(text) is not None:
-        encoding, non_gsm = "UCS-2", tuple(dict.fromkeys(_NOT_GSM.findall(text)))
-    else:
-        return None
-    units = len(text)
-    if units <= SINGLE_PART_CAPACITY[encoding]:
-        return encoding, 1, units, non_gsm, (text,)
-    size = MULTI_PART_CAPACITY[encoding]
-    parts = tuple(text[i : i + size] for i in range(0, units, size))
-    return encoding, len(parts), units, non_gsm, parts
-
-
-def time_sketch(samples: list[str]) -> float:
-    """Microseconds per text of `sketch_parts`, after checking it against `analyze`."""
-    for text in samples:
-        fast = sketch_parts(text)
-        if fast is None:
-            continue
-        report = analyze(text)
-        expected = (report.encoding, report.segments, report.code_units, report.non_gsm)
-        if fast[:4] != expected or fast[4] != report.parts:
-            raise AssertionError(f"the sketch disagrees with analyze on {text!r}")
-    rounds = max(1, 200_000 // len(samples))
-    started = time.process_time()
-    for _ in range(rounds):
-        for text in samples:
-            sketch_parts(text)
-    return (time.process_time() - started) / (rounds * len(samples)) * 1e6
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=1_000_000)
@@ -209,7 +154,6 @@ def main() -> None:
     os.sched_setaffinity(0, {cpu})
     result = run(args.messages, args.seed)
     per_message = result["render_us"] + result["link_us"] + result["encode_us"]
-    with_sketch = result["render_us"] + result["link_us"] + result["sketch_encode_us"]
     print(f"cpu {cpu}, load average {os.getloadavg()[0]:.2f} (other programs on the machine)")
     print(f"wall {result['seconds']:.1f} s, process CPU {result['cpu_seconds']:.1f} s")
     print(f"render  {result['render_us']:7.2f} us/message")
@@ -218,11 +162,7 @@ def main() -> None:
     print(", ".join(f"{k} {v:.1f}" for k, v in result["encode_us_by_encoding"].items()))
     print("texts   " + ", ".join(f"{k} {v:.0%}" for k, v in result["share_by_encoding"].items()))
     print(f"parts   {result['segments']}")
-    print(f"encode with the fast-path sketch: {result['sketch_encode_us']:.2f} us/message")
-    print(
-        f"per message {per_message:.2f} us ({1e6 / per_message:,.0f}/s); with the sketch "
-        f"{with_sketch:.2f} us ({1e6 / with_sketch:,.0f}/s)"
-    )
+    print(f"stages  {per_message:.2f} us/message ({1e6 / per_message:,.0f}/s)")
     # Rates and stage times are per second of this process's CPU: one core's worth of work.
     print(
         json.dumps(
@@ -234,7 +174,6 @@ def main() -> None:
                 "encode_us": round(result["encode_us"], 3),
                 "link_us": round(result["link_us"], 3),
                 "wall_seconds": round(result["seconds"], 3),
-                "encode_sketch_us": round(result["sketch_encode_us"], 3),
             }
         )
     )

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import random
+from itertools import pairwise
+
 import pytest
-from hypothesis import given
+import regex
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from recado.domain import encoding
 from recado.domain.encoding import (
     BASIC_TABLE,
     ESCAPE,
     EXTENSION_TABLE,
     LOOK_ALIKES,
+    SIMPLE_UCS2_RANGES,
     NotGsm7Encodable,
+    SegmentReport,
+    _analyze_exact,
+    _split_parts_exact,
     analyze,
     decode_gsm7_septets,
     grapheme_clusters,
@@ -360,6 +369,203 @@ def test_to_dict_with_smart_adds_what_smart_encoding_did() -> None:
         "segments_saved": 0,
         "text": "it's",
     }
+
+
+# Fast paths: the same answers as the exact path, field for field
+
+SPANISH = list("áéíóúüñÁÉÍÓÚÜÑ¿¡")
+PORTUGUESE_LETTERS = list("áâãàçéêíóôõúüÁÂÃÀÇÉÊÍÓÔÕÚ")
+LATIN_1 = [chr(code) for code in range(0xA0, 0x100)]
+COMBINING = ["\u0301", "\u0303", "\u0327", "\u20e3", "\ufe0f", "\u200d", "\u200c", "\U000e0067"]
+EMOJI = ["😀", "👍🏽", "🏽", "🇧🇷", "🇵", "👨\u200d👩\u200d👧", "❤\ufe0f", "1\ufe0f\u20e3", "©", "™"]
+# Each of these sits on one side or the other of the UCS-2 fast path's edge.
+EDGE = [
+    *("\r\n", "\r", "\n", "\x1b", "\x00", "`", "\u00ad", "\u200b", "\u2028", "\ufeff"),
+    *("’", "“", "…", "–", "\u00a0", "\u3000", "Ｓ", "ｰ", "\uff9e", "漢", "ア", "\u3099", "Ж"),
+    *("\u0483", "Ω", "ệ", "\u1100", "\u1161", "\u11a8", "\uac00", "\u0600", "\u0915", "\u094d"),
+    *("\u0e33", "\ud83d", "\ude00", "\U0001f600", "\U000110bd"),
+]
+PORTUGUESE = [
+    "Olá, João! Promoção de verão: 50% de desconto até amanhã.",
+    "Você já viu? Ações para o coração da família, só hoje em São Paulo. ",
+    "ÚLTIMOS DIAS: frete grátis para Brasília. Às 18h a loja fecha.",
+    "Avô, avó e três netos no pôr-do-sol; Ç e ç não são iguais. R$ 20,00",
+]
+ANY_PIECE = GSM_CHARS + SPANISH + PORTUGUESE_LETTERS + LATIN_1 + COMBINING + EMOJI + EDGE
+# Runs whose length lands on, just before and just after the 70/67 and 160/153 boundaries
+# and their multiples.
+BOUNDARIES = sorted(
+    {size + delta for size in (67, 70, 134, 153, 160, 201, 306, 459) for delta in (-2, -1, 0, 1, 2)}
+)
+lengths = st.one_of(st.sampled_from(BOUNDARIES), st.integers(0, 330))
+gsm_run = st.builds(
+    lambda char, count: char * count, st.sampled_from(["a", "@", "€", "{", "\r\n"]), lengths
+)
+run = st.one_of(
+    gsm_run,
+    st.builds(
+        lambda char, count: char * count, st.sampled_from(["ã", "ç", "Ж", "漢", "’"]), lengths
+    ),
+)
+gsm_pieces = [
+    gsm_run,
+    st.text(st.sampled_from(GSM_CHARS), max_size=170),
+    st.text(st.sampled_from([char for _, char in BASIC]), max_size=170),
+]
+latin = st.text(st.sampled_from(SPANISH + PORTUGUESE_LETTERS + [" ", "a", "€"]), max_size=80)
+# Latin text with one character from the edge of the UCS-2 fast path, or a few marks.
+one_odd_character = st.builds(
+    lambda head, odd, tail: head + odd + tail,
+    latin,
+    st.sampled_from(EDGE + COMBINING + EMOJI),
+    latin,
+)
+with_marks = st.text(st.sampled_from(["a", "e", "ã", " ", *COMBINING]), max_size=150)
+texts_near_the_edges = st.one_of(
+    st.lists(st.one_of(gsm_pieces), max_size=6).map("".join),
+    one_odd_character,
+    with_marks,
+    st.lists(
+        st.one_of(
+            run,
+            *gsm_pieces,
+            latin,
+            one_odd_character,
+            st.text(st.sampled_from(LATIN_1), max_size=80),
+            st.lists(st.sampled_from(ANY_PIECE), max_size=40).map("".join),
+            st.text(max_size=20),
+            st.sampled_from(PORTUGUESE),
+        ),
+        max_size=6,
+    ).map("".join),
+)
+
+
+def assert_same_report(fast: SegmentReport, exact: SegmentReport) -> None:
+    assert type(fast) is SegmentReport
+    assert vars(fast) == vars(exact)  # every field, parts included
+    assert fast == exact
+    assert fast.to_dict() == exact.to_dict()
+
+
+@settings(max_examples=2000, deadline=None)
+@given(texts_near_the_edges)
+def test_analyze_gives_what_the_exact_path_gives(text: str) -> None:
+    assert_same_report(analyze(text), _analyze_exact(text))
+    assert split_parts(text) == _split_parts_exact(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            texts_near_the_edges,
+            st.sampled_from(list(LOOK_ALIKES)),
+            st.sampled_from(["Don’t miss it ", "“Oi” ", "…" * 30, "ＳＡＬＥ"]),
+        ),
+        max_size=4,
+    ).map("".join)
+)
+def test_smart_analyze_gives_what_the_exact_path_gives(text: str) -> None:
+    assert_same_report(analyze(text, smart=True), _analyze_exact(text, smart=True))
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.integers(0, 400),
+    st.lists(st.tuples(st.integers(0, 400), st.sampled_from([char for _, char in EXTENSION]))),
+)
+def test_escape_pairs_anywhere_in_a_long_text_split_as_on_the_exact_path(
+    size: int, escapes: list[tuple[int, str]]
+) -> None:
+    chars = list("a" * size)
+    for position, char in escapes:
+        chars.insert(min(position, len(chars)), char)
+    text = "".join(chars)
+    assert_same_report(analyze(text), _analyze_exact(text))
+    assert split_parts(text) == _split_parts_exact(text)
+
+
+@pytest.mark.parametrize("filler", range(148, 156))
+@pytest.mark.parametrize("tail", [1, 150, 153, 160, 306])
+def test_escape_pairs_around_part_boundaries_split_as_on_the_exact_path(
+    filler: int, tail: int
+) -> None:
+    text = "a" * filler + "€" + "]" * 3 + "b" * tail + "^" + "c" * 151 + "|"
+    assert_same_report(analyze(text), _analyze_exact(text))
+    assert split_parts(text) == _split_parts_exact(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Acme: Hi Noah, 20% off with LFXCTN at https://go.acme.com/l/PELcjuCO. Reply STOP",
+        "Preço especial: 10€ {hoje} [só] " * 8,  # GSM-7 extension characters, several parts
+        "Olá, João! Promoção de verão: 50% de desconto até amanhã. " * 3,
+        "¡Hola, Begoña! Último día: 2×1 en toda la tienda, señor Martín. " * 3,
+        "“Oferta” – só hoje… Ação válida até 31/12.\r\nResponda SAIR",
+        "Привет, Ольга! Скидка 20% только сегодня.",
+        "Xin chào! Giảm giá đặc biệt hôm nay.",  # Vietnamese, precomposed
+        "本日限定セール！全品２０％オフ。",
+    ],
+)
+def test_common_texts_take_a_fast_path(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = _analyze_exact(text)
+
+    def refuse(*args: object) -> None:
+        raise AssertionError(f"took the exact path: {text!r}")
+
+    monkeypatch.setattr(encoding, "_report_exact", refuse)
+    monkeypatch.setattr(encoding, "_split_parts_exact", refuse)
+    assert_same_report(analyze(text), expected)
+    assert split_parts(text) == (expected.encoding, list(expected.parts))
+
+
+def simple_ucs2_characters() -> list[str]:
+    return [chr(code) for low, high in SIMPLE_UCS2_RANGES for code in range(low, high + 1)]
+
+
+def test_simple_ucs2_ranges_are_sorted_apart_and_in_the_bmp_without_surrogates() -> None:
+    assert all(low <= high for low, high in SIMPLE_UCS2_RANGES)
+    assert all(high + 1 < low for (_, high), (low, _) in pairwise(SIMPLE_UCS2_RANGES))
+    assert SIMPLE_UCS2_RANGES[-1][1] <= 0xFFFF
+    assert not any(0xD800 <= code <= 0xDFFF for code in map(ord, simple_ucs2_characters()))
+
+
+def test_simple_ucs2_characters_have_a_grapheme_class_no_rule_joins() -> None:
+    """Other, Control, CR or LF: only CR LF stay together (GB3); the rules that join other
+    characters all need an Extend, ZWJ, SpacingMark, Prepend, regional indicator, Hangul
+    jamo or syllable, or an Indic conjunct class, which these characters do not have."""
+    own = regex.compile(
+        r"[\p{Grapheme_Cluster_Break=Other}\p{Grapheme_Cluster_Break=Control}"
+        r"\p{Grapheme_Cluster_Break=CR}\p{Grapheme_Cluster_Break=LF}]"
+    )
+    no_conjunct = regex.compile(r"\p{InCB=None}")
+    for char in simple_ucs2_characters():
+        assert own.fullmatch(char), f"U+{ord(char):04X}"
+        assert no_conjunct.fullmatch(char), f"U+{ord(char):04X}"
+
+
+def test_simple_ucs2_characters_are_each_one_grapheme_cluster_beside_the_others() -> None:
+    chars = simple_ucs2_characters()
+    orders = [chars, chars[::-1]]
+    for seed in range(3):
+        shuffled = chars.copy()
+        random.Random(seed).shuffle(shuffled)
+        orders.append(shuffled)
+    for order in orders:
+        text = "".join(order)
+        assert grapheme_clusters(text) == order
+    # Each beside itself and beside a letter, a control, CR, LF and a pictograph.
+    for neighbour in ["", "a", "\x00", "\r", "\n", "©"]:
+        text = "".join(neighbour + char + char for char in chars) + neighbour
+        assert grapheme_clusters(text) == list(text)
+
+
+def test_the_gsm_alphabet_is_all_simple_ucs2() -> None:
+    """The UCS-2 fast path takes the GSM-7 characters before the first other one as read."""
+    simple = set(simple_ucs2_characters())
+    assert set(GSM_CHARS) <= simple
 
 
 # Wire encoders

@@ -5,11 +5,16 @@ table, UCS-2 otherwise. One part holds 160 septets or 70 UTF-16 code units; a lo
 is sent as parts of 153 septets or 67 code units, the rest of each part carrying the
 concatenation header. A part boundary never splits an escape pair, a surrogate pair or a
 user-perceived character, so what the preview shows is what `split_parts` puts on the wire.
+
+Most texts (GSM-7, or UCS-2 in Latin, Greek, Cyrillic or CJK letters without combining
+marks or emoji) take a fast path without a per-character Python loop; the others take the
+exact path, `_analyze_exact`, which the tests hold the fast path to, field for field.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -73,6 +78,53 @@ LOOK_ALIKES: dict[str, str] = {
 }
 
 _GRAPHEME = regex.compile(r"\X")
+
+
+def _char_class(chars: Iterable[str] = (), ranges: Iterable[tuple[int, int]] = ()) -> str:
+    """The inside of a regular expression character class, every character escaped."""
+    spans = [(ord(char), ord(char)) for char in chars] + list(ranges)
+    return "".join(
+        f"\\U{low:08x}" if low == high else f"\\U{low:08x}-\\U{high:08x}" for low, high in spans
+    )
+
+
+# Fast paths. Most texts are all GSM-7 basic characters (one septet each), or all characters
+# that are each one UTF-16 code unit and a user-perceived character of their own: their parts
+# are plain slices, with no per-character Python loop. Other texts take the exact path.
+_GSM_BASIC = "".join(char for code, char in enumerate(BASIC_TABLE) if code != ESCAPE)
+_GSM_EXTENSION = "".join(EXTENSION_TABLE.values())
+# A run of `[...]*` is matched in one tight loop, faster than searching for `[^...]`.
+_GSM_BASIC_RUN = re.compile(f"[{_char_class(_GSM_BASIC)}]*")
+_NOT_GSM = re.compile(f"[^{_char_class(_GSM_BASIC + _GSM_EXTENSION)}]")
+_GSM_EXTENSION_CHAR = re.compile(f"[{_char_class(_GSM_EXTENSION)}]")
+_GSM7_SINGLE, _GSM7_MULTI = SINGLE_PART_CAPACITY["GSM-7"], MULTI_PART_CAPACITY["GSM-7"]
+_UCS2_SINGLE, _UCS2_MULTI = SINGLE_PART_CAPACITY["UCS-2"], MULTI_PART_CAPACITY["UCS-2"]
+
+# SIMPLE_UCS2: BMP characters whose Grapheme_Cluster_Break is Other, Control, CR or LF, in
+# the Latin, Greek, Cyrillic, punctuation and symbol, CJK and full-width blocks. The marks,
+# joiners and variation selectors of those blocks are left out; surrogates, Hangul jamo and
+# syllables, regional indicators, prepended marks and Indic scripts are in none of them. No
+# grapheme rule joins two such characters, CR LF aside, which `grapheme_clusters` splits
+# anyway: in a text made only of them, each is one UTF-16 unit and one cluster.
+# tests/domain/test_encoding.py checks the ranges against the `regex` package's Unicode data
+# and its \X, so an update of the package that reclassifies one of them fails there.
+SIMPLE_UCS2_RANGES: tuple[tuple[int, int], ...] = (
+    (0x0000, 0x02FF),  # Latin-1, Latin Extended-A and -B, IPA, spacing modifiers (not U+03xx)
+    (0x0370, 0x0482),  # Greek and Coptic, Cyrillic (not U+0483..U+0489: marks)
+    (0x048A, 0x052F),  # Cyrillic, Cyrillic Supplement
+    (0x1E00, 0x200B),  # Latin Extended Additional (precomposed Vietnamese), Greek Extended,
+    # spaces, the zero-width space (not U+200C, U+200D: the non-joiner and the joiner)
+    (0x200E, 0x20CF),  # punctuation, super- and subscripts, currency symbols
+    (0x20F1, 0x2BFF),  # (not U+20D0..U+20F0: marks, the keycap) letterlike, arrows, math,
+    # technical, shapes, symbols, dingbats
+    (0x3000, 0x3029),  # CJK symbols and punctuation (not U+302A..U+302F: tone marks)
+    (0x3030, 0x3098),  # Hiragana (not U+3099, U+309A: voicing marks)
+    (0x309B, 0x30FF),  # Katakana
+    (0x4E00, 0x9FFF),  # CJK Unified Ideographs
+    (0xFF00, 0xFF9D),  # full-width forms, half-width Katakana (not U+FF9E, U+FF9F: marks)
+    (0xFFA0, 0xFFEF),  # half-width Hangul letters and forms
+)
+_SIMPLE_UCS2_RUN = re.compile(f"[{_char_class(ranges=SIMPLE_UCS2_RANGES)}]*")
 
 
 class NotGsm7Encodable(ValueError):
@@ -143,23 +195,17 @@ def analyze(text: str, *, smart: bool = False) -> SegmentReport:
     left as written: in UCS-2 the rewrite saves nothing ("…" as "..." even costs two units),
     and a text with an emoji stays UCS-2, so the joiners inside the emoji are never stripped.
     """
-    as_written = _report(text, smart=smart)
-    if not smart or as_written.encoding == "GSM-7":
-        return as_written
-    rewritten, replacements = _replace_look_alikes(text)
-    candidate = _report(rewritten, smart=True, replacements=replacements)
-    if candidate.encoding == "GSM-7" and candidate.segments <= as_written.segments:
-        return replace(candidate, segments_saved=as_written.segments - candidate.segments)
-    return as_written
+    if not smart:
+        return _report(text, False, ())
+    return _smart(text, _report)
 
 
 def split_parts(text: str) -> tuple[Encoding, list[str]]:
     """The encoding of `text` and the texts of the parts it is sent as."""
-    encoding = _encoding_of(text)
-    units = _units(text, encoding)
-    if sum(cost for _, cost in units) <= SINGLE_PART_CAPACITY[encoding]:
-        return encoding, [text]
-    return encoding, _pack(units, MULTI_PART_CAPACITY[encoding])
+    fast = _fast_shape(text)
+    if fast is None:
+        return _split_parts_exact(text)
+    return fast[0], list(fast[3])
 
 
 def grapheme_clusters(text: str) -> list[str]:
@@ -235,10 +281,129 @@ def _encoding_of(text: str) -> Encoding:
     return "GSM-7" if all(char in _SEPTETS for char in text) else "UCS-2"
 
 
-def _report(
-    text: str, *, smart: bool = False, replacements: tuple[Replacement, ...] = ()
+def _smart(
+    text: str, report: Callable[[str, bool, tuple[Replacement, ...]], SegmentReport]
 ) -> SegmentReport:
-    encoding, parts = split_parts(text)
+    """Smart encoding (see `analyze`), counting with `report`."""
+    as_written = report(text, True, ())
+    if as_written.encoding == "GSM-7":
+        return as_written
+    rewritten, replacements = _replace_look_alikes(text)
+    candidate = report(rewritten, True, replacements)
+    if candidate.encoding == "GSM-7" and candidate.segments <= as_written.segments:
+        return replace(candidate, segments_saved=as_written.segments - candidate.segments)
+    return as_written
+
+
+def _report(text: str, smart: bool, replacements: tuple[Replacement, ...]) -> SegmentReport:
+    """What `_report_exact` answers, without its per-character loops when the text allows."""
+    fast = _fast_shape(text)
+    if fast is None:
+        return _report_exact(text, smart, replacements)
+    encoding, code_units, non_gsm, parts = fast
+    # The frozen dataclass's __init__ sets its ten fields one object.__setattr__ at a time,
+    # which costs as much as the rest of the fast path: fill the instance's dict at once.
+    report: SegmentReport = object.__new__(SegmentReport)
+    report.__dict__.update(
+        encoding=encoding,
+        segments=len(parts),
+        characters=code_units,
+        code_units=code_units,
+        non_gsm=non_gsm,
+        parts=parts,
+        text=text,
+        smart=smart,
+        replacements=replacements,
+        segments_saved=0,
+    )
+    return report
+
+
+def _fast_shape(
+    text: str,
+) -> tuple[Encoding, int, tuple[str, ...], tuple[str, ...]] | None:
+    """(encoding, code units, non-GSM characters, parts) of `text`, or None: the exact path.
+
+    Two kinds of text take no per-character Python loop. GSM-7 text, where a code unit is a
+    septet and counts as a character (an extension character two). And UCS-2 text whose
+    every character is in SIMPLE_UCS2: one UTF-16 unit and a grapheme cluster of its own,
+    so its code units, characters and clusters are its code points and its parts are slices.
+    """
+    basic = _GSM_BASIC_RUN.match(text)
+    start = basic.end() if basic else 0  # `[...]*` matches any text: `basic` is never None
+    if start == len(text):
+        return "GSM-7", start, (), _slices(text, _GSM7_SINGLE, _GSM7_MULTI)
+    # Before `start` the text is GSM-7 basic, all of it in SIMPLE_UCS2.
+    if _SIMPLE_UCS2_RUN.fullmatch(text, start) is None:
+        return None
+    non_gsm = _NOT_GSM.findall(text, start)
+    if non_gsm:
+        parts = _slices(text, _UCS2_SINGLE, _UCS2_MULTI)
+        return "UCS-2", len(text), tuple(dict.fromkeys(non_gsm)), parts
+    septets = len(text) + len(_GSM_EXTENSION_CHAR.findall(text, start))
+    if septets <= _GSM7_SINGLE:
+        return "GSM-7", septets, (), (text,)
+    return "GSM-7", septets, (), _pack_gsm7(text, _GSM7_MULTI)
+
+
+def _slices(text: str, single: int, multi: int) -> tuple[str, ...]:
+    """Parts of a text whose every character costs one unit."""
+    size = len(text)
+    if size <= single:
+        return (text,)
+    if size <= 2 * multi:
+        return (text[:multi], text[multi:])
+    return tuple([text[start : start + multi] for start in range(0, size, multi)])
+
+
+def _pack_gsm7(text: str, capacity: int) -> tuple[str, ...]:
+    """What `_pack` makes of GSM-7 text, visiting only its extension characters.
+
+    Basic characters cost one septet, extension characters two. Parts are filled greedily:
+    an extension character that would leave its part a septet short starts the next part.
+    """
+    escapes = [match.start() for match in _GSM_EXTENSION_CHAR.finditer(text)]
+    escapes.append(len(text))  # a sentinel: the basic characters after the last escape
+    parts: list[str] = []
+    start = taken = 0  # where the part starts; how many escapes the parts before it took
+    while start < len(text):
+        end, room = start, capacity
+        while True:
+            nearest = escapes[taken]
+            if nearest - end >= room:  # the room runs out among basic characters
+                end += room
+                break
+            room -= nearest - end
+            end = nearest
+            if end == len(text) or room < 2:
+                break
+            end, room, taken = end + 1, room - 2, taken + 1
+        parts.append(text[start:end])
+        start = end
+    return tuple(parts)
+
+
+def _analyze_exact(text: str, *, smart: bool = False) -> SegmentReport:
+    """`analyze` character by character and cluster by cluster, with no fast path.
+
+    The reference the fast paths are tested against.
+    """
+    if not smart:
+        return _report_exact(text, False, ())
+    return _smart(text, _report_exact)
+
+
+def _split_parts_exact(text: str) -> tuple[Encoding, list[str]]:
+    """`split_parts` character by character and cluster by cluster, with no fast path."""
+    encoding = _encoding_of(text)
+    units = _units(text, encoding)
+    if sum(cost for _, cost in units) <= SINGLE_PART_CAPACITY[encoding]:
+        return encoding, [text]
+    return encoding, _pack(units, MULTI_PART_CAPACITY[encoding])
+
+
+def _report_exact(text: str, smart: bool, replacements: tuple[Replacement, ...]) -> SegmentReport:
+    encoding, parts = _split_parts_exact(text)
     non_gsm: tuple[str, ...] = ()
     if encoding == "GSM-7":
         code_units = characters = len(gsm7_septets(text))
