@@ -15,8 +15,20 @@ from recado.ids import new_id
 from recado.services import credentials
 from recado.services.actor import system_actor
 
-# A number of the simulator's own: 555-01XX is reserved for fiction in North America.
+# Numbers of the simulator's own: 555-01XX is reserved for fiction in North America. The
+# first workspace gets the first; later ones a random one, so inbound texts find their owner.
 SIMULATOR_SENDER = "+12015550100"
+
+
+async def _simulator_number(session: AsyncSession) -> str:
+    taken = set(await session.scalars(select(Sender.address).where(Sender.kind == "long_code")))
+    if SIMULATOR_SENDER not in taken:
+        return SIMULATOR_SENDER
+    for _ in range(50):
+        candidate = f"+1201555{secrets.randbelow(10_000):04d}"
+        if candidate not in taken:
+            return candidate
+    return candidate
 
 
 @dataclass(frozen=True)
@@ -49,7 +61,7 @@ async def create_workspace(
         Sender(
             id=new_id("snd"),
             workspace_id=workspace.id,
-            address=SIMULATOR_SENDER,
+            address=await _simulator_number(session),
             kind="long_code",
             is_default=True,
         )
