@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -40,18 +41,25 @@ class Platform:
         )
         # Every connector by name, for routing and for providers' webhooks.
         self.connectors: dict[str, Connector] = {self.connector.name: self.connector}
-        self.carrier_events = CarrierEventHandler(self.sessions)
+        self.carrier_events = CarrierEventHandler(self.sessions, on_inbound=self._inbound_arrived)
         self.dispatcher = Dispatcher(
             self.sessions,
             self.connector,
             batch_size=settings.dispatch_batch_size,
             idle_seconds=settings.dispatch_idle_seconds,
             connectors=self.connectors,
+            submit_lease=timedelta(seconds=settings.submit_lease_seconds),
+            claim_lease=timedelta(seconds=settings.claim_lease_seconds),
         )
         self._configs: dict[str, str] = {}  # connection id -> its config as loaded
         self._running = False
+        self._starting: set[asyncio.Task[None]] = set()
         self.webhooks = WebhookSender(self.sessions)
         self._tasks: list[asyncio.Task[None]] = []
+
+    def _inbound_arrived(self) -> None:
+        # A stage may have queued an auto-reply: send it without waiting for the next poll.
+        self.dispatcher.notify()
 
     async def sync_connectors(self) -> None:
         """Make the running connectors match the enabled carrier connections in the database.
@@ -84,7 +92,10 @@ class Platform:
             self.connectors[row.id] = connector
             self._configs[row.id] = _fingerprint(row)
             if self._running:
-                await connector.start(self.carrier_events)
+                # Connect in the background: a slow bind must not hold the API request.
+                task = asyncio.create_task(connector.start(self.carrier_events))
+                self._starting.add(task)
+                task.add_done_callback(self._starting.discard)
         self.dispatcher.config_changed()
 
     async def start_workers(self) -> None:
@@ -98,6 +109,8 @@ class Platform:
         log.info("dispatcher started with connectors %s", ", ".join(self.connectors))
 
     async def close(self) -> None:
+        for task in list(self._starting):
+            task.cancel()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     run_workers: bool = True
     dispatch_batch_size: int = 200
     dispatch_idle_seconds: float = 0.2
+    # After this long in `sending`, a message's submit is taken as interrupted: `unknown`.
+    submit_lease_seconds: float = 60.0
+    # A batch claimed by a dispatcher that died is free again after this long.
+    claim_lease_seconds: float = 120.0
     # Built-in carrier simulator: how a fake network behaves.
     simulator_delivery_delay_seconds: float = 1.0
     simulator_failure_ratio: float = 0.0

@@ -9,7 +9,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 
 from recado import __version__, metrics
-from recado.api import carrier_webhooks, errors, health, messages, tools, workspace
+from recado.api import (
+    carrier_setup,
+    carrier_webhooks,
+    errors,
+    health,
+    messages,
+    simulator,
+    tools,
+    workspace,
+)
 from recado.platform import Platform
 from recado.settings import Settings, get_settings
 
@@ -18,6 +27,8 @@ ROUTERS = [
     messages.router,
     tools.router,
     workspace.router,
+    carrier_setup.router,
+    simulator.router,
     carrier_webhooks.router,
 ]
 

@@ -237,3 +237,27 @@ def demo(
         f"{report.contacts_created} contacts created, {report.contacts_updated} updated; lists: "
         + ", ".join(f"{name} ({n} added)" for name, n in report.lists.items())
     )
+
+
+@app.command()
+def worker() -> None:
+    """Run the dispatcher, carrier connections and webhook sender without the web server.
+
+    Start as many as you like against one database: claims are atomic, so no message is
+    sent twice. Stops cleanly on Ctrl-C or SIGTERM.
+    """
+    import signal
+
+    settings = get_settings()
+    upgrade(settings.database_url)
+
+    async def work(platform: Platform) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await platform.start_workers()
+        console.print(f"Worker running: {', '.join(platform.connectors)}", highlight=False)
+        await stop.wait()
+
+    run(work)

@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from recado.carriers.base import Connector, OutboundSMS, SubmitError
 from recado.db.tables import (
-    CarrierConnection,
     Message,
     MessageEvent,
     MessagePart,
@@ -34,13 +33,14 @@ from recado.delivery.status import transition
 from recado.domain.message_status import MessageStatus
 from recado.domain.rate_limit import RateLimiter
 from recado.domain.routing import RouteRule, candidates
-from recado.services import status_callbacks
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 BACKOFF_BASE_SECONDS = 5.0
 # A submit never takes this long, so a message `sending` for longer lost its dispatcher.
 SUBMIT_LEASE = timedelta(seconds=60)
+# How long a claimed batch stays reserved for one dispatcher; it stops short of the end.
+CLAIM_LEASE = timedelta(seconds=120)
 DEFAULT_RATE_MPS = 10.0
 # Senders' rates and routes are read again after this long: edits apply within seconds.
 CONFIG_TTL_SECONDS = 2.0
@@ -59,9 +59,13 @@ class Dispatcher:
         monotonic: Callable[[], float] = time.monotonic,
         sender_rates: dict[str, float] | None = None,
         connectors: Mapping[str, Connector] | None = None,
+        submit_lease: timedelta = SUBMIT_LEASE,
+        claim_lease: timedelta = CLAIM_LEASE,
     ) -> None:
         self.sessions = sessions
         self.monotonic = monotonic
+        self.submit_lease = submit_lease
+        self.claim_lease = claim_lease
         # Parts per second per sender address; refreshed from the senders table each round.
         self.sender_rates: dict[str, float] = dict(sender_rates or {})
         self.limiters: dict[str, RateLimiter] = {}
@@ -89,7 +93,7 @@ class Dispatcher:
         while True:
             if self.clock() >= next_recovery:
                 await self.recover()
-                next_recovery = self.clock() + SUBMIT_LEASE / 2
+                next_recovery = self.clock() + self.submit_lease / 2
             try:
                 sent = await self.run_once()
             except Exception:  # keep dispatching after a database hiccup; it is logged
@@ -108,7 +112,7 @@ class Dispatcher:
                 await session.scalars(
                     select(Message).where(
                         Message.status == MessageStatus.SENDING.value,
-                        Message.updated_at < now - SUBMIT_LEASE,
+                        Message.updated_at < now - self.submit_lease,
                     )
                 )
             )
@@ -135,7 +139,11 @@ class Dispatcher:
                 self._config_fresh_until = self.monotonic() + CONFIG_TTL_SECONDS
             await self._release_due_schedules(session, now)
             batch = await self._claim(session, now)
-            for message in batch:
+            deadline = now + self.claim_lease * 7 / 8  # stop short of the lease's end
+            for index, message in enumerate(batch):
+                if self.clock() >= deadline:  # a slow sender: let the lease not run out
+                    await self._release(session, batch[index:])
+                    return index
                 await self._submit(session, message)
         return len(batch)
 
@@ -161,15 +169,18 @@ class Dispatcher:
         await session.commit()
 
     async def _claim(self, session: AsyncSession, now: datetime) -> list[Message]:
-        """Mark a batch of due messages `sending` in one statement and return them.
+        """Lease a batch of due messages to this dispatcher in one statement.
 
-        One UPDATE ... RETURNING is atomic on both databases, so two dispatchers can never
-        claim the same row: SQLite serializes writers, PostgreSQL skips rows locked by another.
+        One UPDATE ... RETURNING is atomic on both databases, so two dispatchers never lease
+        the same row: SQLite serializes writers, PostgreSQL skips rows locked by another.
+        Leased messages stay `queued`: if this process dies, the lease runs out and another
+        dispatcher sends them. Only the message about to be submitted is marked `sending`.
         """
         due = (
             select(Message.id)
             .where(Message.status == MessageStatus.QUEUED.value)
             .where((Message.send_at.is_(None)) | (Message.send_at <= now))
+            .where((Message.lease_until.is_(None)) | (Message.lease_until < now))
             .order_by(Message.id)
             .limit(self.batch_size)
         )
@@ -181,27 +192,29 @@ class Dispatcher:
                 Message.id.in_(due.scalar_subquery()), Message.status == MessageStatus.QUEUED.value
             )
             .values(
-                status=MessageStatus.SENDING.value,
-                attempts=Message.attempts + 1,
-                updated_at=now,
+                lease_until=now + self.claim_lease, attempts=Message.attempts + 1, updated_at=now
             )
             .returning(Message)
             .execution_options(synchronize_session=False)
         )
         batch = sorted(claimed, key=lambda m: m.id)
-        for message in batch:
-            session.add(
-                MessageEvent(
-                    message_id=message.id,
-                    workspace_id=message.workspace_id,
-                    status=MessageStatus.SENDING.value,
-                    detail=f"attempt {message.attempts}",
-                    created_at=now,
-                )
-            )
-        await status_callbacks.enqueue(session, batch, now)
-        await session.commit()  # the mark is durable before any carrier call
+        await session.commit()
         return batch
+
+    async def _release(self, session: AsyncSession, messages: list[Message]) -> None:
+        """Give back leased messages this round will not reach (their attempt not spent)."""
+        if not messages:
+            return
+        await session.execute(
+            update(Message)
+            .where(
+                Message.id.in_([m.id for m in messages]),
+                Message.status == MessageStatus.QUEUED.value,
+            )
+            .values(lease_until=None, attempts=Message.attempts - 1)
+            .execution_options(synchronize_session=False)
+        )
+        await session.commit()
 
     async def _submit(self, session: AsyncSession, message: Message) -> None:
         now = self.clock()
@@ -243,7 +256,19 @@ class Dispatcher:
             )
             await session.commit()
             return
-        await self.pace(message)
+        marked = await transition(
+            session,
+            message,
+            MessageStatus.SENDING,
+            at=self.clock(),
+            detail=f"attempt {message.attempts} via {connector.name}",
+            lease_until=None,
+        )
+        if not marked:  # canceled a moment ago
+            await session.commit()
+            return
+        await session.commit()  # durable before the carrier call: a crash now means unknown
+        await self.pace(message)  # right before the call, so the limiter sees the real times
         try:
             result = await connector.submit(sms)
         except SubmitError as error:
@@ -294,10 +319,10 @@ class Dispatcher:
 
     async def _load_routes(self, session: AsyncSession) -> None:
         routes: dict[str, list[RouteRule]] = {}
+        # Routes of disabled connections count too: their connector is absent, so their
+        # texts wait (no_route) instead of falling back to the default simulator.
         rows = await session.execute(
             select(Route.workspace_id, Route.prefix, Route.connection_id, Route.priority)
-            .join(CarrierConnection, CarrierConnection.id == Route.connection_id)
-            .where(CarrierConnection.enabled.is_(True))
         )
         for workspace_id, prefix, connection_id, priority in rows:
             routes.setdefault(workspace_id, []).append(RouteRule(prefix, connection_id, priority))
@@ -373,11 +398,24 @@ async def _back_to(
     reason: str | None,
     retry_at: datetime,
 ) -> None:
-    await transition(
-        session,
-        message,
-        status,
-        at=now,
-        detail=f"{reason} at {retry_at.isoformat()}",
-        send_at=retry_at,
+    """Due again at `retry_at`: from `sending` by a transition, or a leased message given back."""
+    detail = f"{reason}; next try at {retry_at.isoformat()}"
+    if message.status != MessageStatus.QUEUED.value:
+        await transition(session, message, status, at=now, detail=detail, send_at=retry_at)
+        return
+    await session.execute(
+        update(Message)
+        .where(Message.id == message.id, Message.status == MessageStatus.QUEUED.value)
+        .values(send_at=retry_at, lease_until=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    message.send_at = retry_at
+    session.add(
+        MessageEvent(
+            message_id=message.id,
+            workspace_id=message.workspace_id,
+            status=MessageStatus.QUEUED.value,
+            detail=detail,
+            created_at=now,
+        )
     )
