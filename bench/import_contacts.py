@@ -17,7 +17,9 @@ import argparse
 import asyncio
 import csv
 import json
+import os
 import random
+import resource
 import tempfile
 import time
 import unicodedata
@@ -65,7 +67,8 @@ def valid_number(rng: random.Random) -> tuple[str, str, str]:
             return written, "US", f"+1{digits}"
         area, rest = rng.choice(BR_AREAS), f"9{rng.randint(6, 9)}{rng.randint(0, 9_999_999):07d}"
         number = phonenumbers.PhoneNumber(country_code=55, national_number=int(f"{area}{rest}"))
-        if phonenumbers.number_type(number) != phonenumbers.PhoneNumberType.MOBILE:
+        mobile = phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.MOBILE
+        if not (mobile and phonenumbers.is_valid_number(number)):
             continue
         written = rng.choice(
             (f"+55 {area} {rest[:5]}-{rest[5:]}", f"+55{area}{rest}", f"+55 ({area}) {rest}")
@@ -107,16 +110,19 @@ async def run_imports(url: str, csv_path: Path, changed_path: Path) -> dict[str,
         timings = []
         for path in (csv_path, csv_path, changed_path):
             async with sessions() as session:
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), cpu_seconds()
                 report = await import_contacts(session, actor, path)
-                timings.append((report, time.perf_counter() - started))
+                timings.append((report, time.perf_counter() - started, cpu_seconds() - cpu))
     finally:
         await engine.dispose()
-    (first, seconds), (again, again_seconds), (changed, update_seconds) = timings
+    (first, seconds, cpu), (again, again_seconds, _), (changed, update_seconds, _) = timings
     return {
         "rows": first.rows,
         "seconds": round(seconds, 2),
         "rows_per_s": round(first.rows / seconds),
+        # This process and its workers (not the PostgreSQL server): on a shared machine, the
+        # wall time also depends on what else runs.
+        "cpu_seconds": round(cpu, 1),
         "created": first.created,
         "rejected": first.rejected,
         "reimport_seconds": round(again_seconds, 2),
@@ -126,6 +132,11 @@ async def run_imports(url: str, csv_path: Path, changed_path: Path) -> dict[str,
         "update_rows_per_s": round(changed.rows / update_seconds),
         "updated": changed.updated,
     }
+
+
+def cpu_seconds() -> float:
+    own, workers = (resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    return own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
 
 
 def main() -> None:
@@ -158,7 +169,8 @@ def main() -> None:
             upgrade(url)
             result = asyncio.run(run_imports(url, csv_path, changed_path))
             database = "sqlite"
-    print(json.dumps({**result, "database": database}))
+    load = round(os.getloadavg()[0], 1)
+    print(json.dumps({**result, "database": database, "load_average_after": load}))
 
 
 if __name__ == "__main__":

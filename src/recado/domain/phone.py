@@ -55,16 +55,17 @@ def parse_phone(raw: str, default_country: str) -> PhoneNumber:
     if possible not in (ValidationResult.IS_POSSIBLE, ValidationResult.IS_POSSIBLE_LOCAL_ONLY):
         reason = _POSSIBILITY_REASONS.get(possible, "it has the wrong number of digits")
         raise InvalidPhoneNumber(f"'{raw}' is not a valid phone number: {reason}.")
-    if not phonenumbers.is_valid_number(number):
-        region = phonenumbers.region_code_for_number(number) or default_country
+    # The region is worked out once: is_valid_number would compute it again, twice.
+    region = phonenumbers.region_code_for_number(number)
+    if region is None or not phonenumbers.is_valid_number_for_region(number, region):
         raise InvalidPhoneNumber(
-            f"'{raw}' is not a valid phone number for {region}: no such number range exists. "
-            "Check the digits and the country code."
+            f"'{raw}' is not a valid phone number for {region or default_country}: no such "
+            "number range exists. Check the digits and the country code."
         )
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return PhoneNumber(
         e164=e164,
-        region=phonenumbers.region_code_for_number(number),
+        region=region,
         timezone=_single_clock(phone_timezone.time_zones_for_number(number)),
     )
 
