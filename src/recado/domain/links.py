@@ -13,6 +13,7 @@ import re
 import secrets
 import string
 from collections.abc import Iterator, Mapping
+from functools import lru_cache
 from typing import Final, NamedTuple
 from urllib.parse import urlsplit
 
@@ -200,5 +201,6 @@ def _trim(url: str) -> str:
 
 
 @functools.lru_cache(maxsize=64)
+@lru_cache(maxsize=64)  # one base per campaign, asked once per message
 def _host_of(base: str) -> str:
     return (urlsplit(base).netloc.rpartition("@")[2]).lower()
