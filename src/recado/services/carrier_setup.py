@@ -28,6 +28,7 @@ from recado.carriers.base import (
     build_connector,
     load_builtin_connectors,
 )
+from recado.db.pages import page_by_id
 from recado.db.tables import CarrierConnection, RateCardEntry, Route, Sender, Workspace, utcnow
 from recado.domain.phone import parse_phone
 from recado.domain.pricing import MICROS, from_micros
@@ -103,11 +104,14 @@ async def list_senders(
     """Oldest first; `cursor` is the id of the last sender of the previous page."""
     actor.require(Permission.READ)
     query = select(Sender).where(Sender.workspace_id == actor.workspace_id)
-    if cursor:
-        query = query.where(Sender.id > check_cursor(cursor))
-    rows = list(await session.scalars(query.order_by(Sender.id).limit(limit + 1)))
-    next_cursor = rows[limit - 1].id if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    return await page_by_id(
+        session,
+        query,
+        Sender.id,
+        limit=limit,
+        cursor=cursor and check_cursor(cursor),
+        newest_first=False,
+    )
 
 
 async def update_sender(
@@ -305,11 +309,14 @@ async def list_connections(
     """Oldest first; `cursor` is the id of the last connection of the previous page."""
     actor.require(Permission.READ)
     query = select(CarrierConnection).where(CarrierConnection.workspace_id == actor.workspace_id)
-    if cursor:
-        query = query.where(CarrierConnection.id > check_cursor(cursor))
-    rows = list(await session.scalars(query.order_by(CarrierConnection.id).limit(limit + 1)))
-    next_cursor = rows[limit - 1].id if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    return await page_by_id(
+        session,
+        query,
+        CarrierConnection.id,
+        limit=limit,
+        cursor=cursor and check_cursor(cursor),
+        newest_first=False,
+    )
 
 
 async def update_connection(

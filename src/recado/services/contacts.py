@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Select, String, case, cast, delete, func, 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from recado.db.pages import page_by_id
 from recado.db.tables import Contact, ContactList, ContactTag, ListMember, Workspace, utcnow
 from recado.domain.contact_fields import (
     clean_attributes,
@@ -197,11 +198,10 @@ async def list_contacts(
     """Newest first; `cursor` is the id of the last contact of the previous page."""
     actor.require(Permission.READ)
     query = await _filtered(session, actor, filters)
-    if cursor:
-        query = query.where(Contact.id < check_cursor(cursor))
-    rows = list(await session.scalars(query.order_by(Contact.id.desc()).limit(limit + 1)))
-    next_cursor = rows[limit - 1].id if len(rows) > limit else None
-    return await contact_details(session, actor.workspace_id, rows[:limit]), next_cursor
+    rows, next_cursor = await page_by_id(
+        session, query, Contact.id, limit=limit, cursor=cursor and check_cursor(cursor)
+    )
+    return await contact_details(session, actor.workspace_id, rows), next_cursor
 
 
 async def contact_details(

@@ -14,6 +14,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from recado.db.pages import page_by_id
 from recado.db.tables import Contact, ContactList, ListMember, Workspace, utcnow
 from recado.domain.contact_fields import clean_text
 from recado.domain.phone import parse_phone
@@ -91,11 +92,9 @@ async def list_lists(
     """Newest first; `cursor` is the id of the last list of the previous page."""
     actor.require(Permission.READ)
     query = select(ContactList).where(ContactList.workspace_id == actor.workspace_id)
-    if cursor:
-        query = query.where(ContactList.id < check_cursor(cursor))
-    rows = list(await session.scalars(query.order_by(ContactList.id.desc()).limit(limit + 1)))
-    next_cursor = rows[limit - 1].id if len(rows) > limit else None
-    rows = rows[:limit]
+    rows, next_cursor = await page_by_id(
+        session, query, ContactList.id, limit=limit, cursor=cursor and check_cursor(cursor)
+    )
     counts = await _member_counts(session, actor.workspace_id, [r.id for r in rows])
     return [ListDetails(r, c) for r, c in zip(rows, counts, strict=True)], next_cursor
 

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from recado.db.pages import page_by_id
 from recado.db.tables import Contact, Message, MessageEvent, Sender, Workspace, utcnow
 from recado.domain.encoding import analyze
 from recado.domain.footer import with_footer
@@ -253,11 +254,7 @@ async def list_messages(
         query = query.where(Message.created_at >= _aware(filters.created_after, "created_after"))
     if filters.created_before:
         query = query.where(Message.created_at < _aware(filters.created_before, "created_before"))
-    if cursor:
-        query = query.where(Message.id < cursor)
-    rows = list(await session.scalars(query.order_by(Message.id.desc()).limit(limit + 1)))
-    next_cursor = rows[limit - 1].id if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    return await page_by_id(session, query, Message.id, limit=limit, cursor=cursor)
 
 
 def _aware(value: datetime, field: str) -> datetime:

@@ -19,6 +19,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from recado.db.pages import page_by_id
 from recado.db.tables import Contact, Sender, Template, Workspace, utcnow
 from recado.domain.contact_fields import clean_language
 from recado.domain.encoding import analyze
@@ -101,11 +102,9 @@ async def list_templates(
         query = query.where(Template.language == _language(language))
     if use_case:
         query = query.where(Template.use_case == use_case.strip())
-    if cursor:
-        query = query.where(Template.id < check_cursor(cursor))
-    rows = list(await session.scalars(query.order_by(Template.id.desc()).limit(limit + 1)))
-    next_cursor = rows[limit - 1].id if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    return await page_by_id(
+        session, query, Template.id, limit=limit, cursor=cursor and check_cursor(cursor)
+    )
 
 
 async def update_template(
