@@ -53,3 +53,27 @@ class PermissionDenied(RecadoError):
 class InvalidStatusTransition(RecadoError):
     code = "invalid_status_transition"
     status = 409
+
+
+class RecipientOptedOut(RecadoError):
+    """The number said STOP (or was erased): it gets nothing until it says START."""
+
+    code = "recipient_opted_out"
+    status = 409
+
+
+class ConsentRequired(RecadoError):
+    """A marketing text to a contact with no recorded opt-in."""
+
+    code = "consent_required"
+    status = 409
+
+
+class FrequencyCapped(RecadoError):
+    code = "frequency_capped"
+    status = 409
+
+
+class TooManyRequests(RecadoError):
+    code = "too_many_requests"
+    status = 429

@@ -10,10 +10,12 @@ import httpx
 import pytest
 
 from recado.api import imports as imports_api
+from recado.db.tables import ContactList
 from recado.domain.roles import Role
 from recado.platform import Platform
 from recado.services.actor import system_actor
 from recado.services.credentials import create_api_key
+from recado.services.workspaces import NewWorkspace
 
 CONTACTS = (
     "Telefone;Nome;E-mail;Etiquetas;Plano\n"
@@ -79,7 +81,18 @@ async def test_mapping_form_field_names_columns_explicitly(client: httpx.AsyncCl
         (b"phone\n+14157234567\n", {"mapping": '["phone"]'}, "mapping must be a JSON object"),
         (b"phone\n+14157234567\n", {"mapping": '{"x": "phone"}'}, "does not have"),
         (b"phone\n+14157234567\n", {"default_country": "Brazil"}, "not a country code"),
-        (b"phone\n+14157234567\n", {"list_id": "lst_missing"}, "No list with id"),
+        (
+            b"phone\n+14157234567\n",
+            {"list_id": "lst_missing", "consent_text": "Signed up in store"},
+            "No list with id",
+        ),
+        (b"phone\n+14157234567\n", {"list_id": "lst_missing"}, "send the form fields"),
+        (b"phone\n+14157234567\n", {"consent_source": "ui"}, "needs consent_text"),
+        (
+            b"phone\n+14157234567\n",
+            {"consent_text": "Signed up in store", "consent_source": "guess"},
+            "'guess' is not a consent source",
+        ),
     ],
 )
 async def test_bad_files_and_fields_are_422_with_a_clear_message(
@@ -165,3 +178,39 @@ async def test_import_and_export_routes_are_not_taken_by_contact_routes(
     assert exported.text.startswith("phone,first_name,")
     imported = await upload(client, "phone\n+14157234567\n")
     assert imported.json()["created"] == 1
+
+
+async def test_an_import_into_a_list_declares_consent_in_form_fields(
+    client: httpx.AsyncClient, platform: Platform, workspace: NewWorkspace, scalar
+):
+    async with platform.sessions() as session:
+        offers = ContactList(id="lst_offers", workspace_id=workspace.workspace.id, name="Offers")
+        session.add(offers)
+        await session.commit()
+    text = "phone,opt_in_date\n+14157234567,2024-05-31\n+14157234568,\n"
+    refused = await upload(client, text, list_id="lst_offers")
+    assert refused.status_code == 422
+    assert refused.json()["error"]["field"] == "consent_text"
+    assert await scalar("SELECT count(*) FROM contacts") == 0
+
+    response = await upload(
+        client,
+        text,
+        list_id="lst_offers",
+        consent_text="Checkout checkbox 'Text me offers' on acme.com",
+        consent_source="signup_form",
+    )
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert (report["created"], report["added_to_list"], report["consent_recorded"]) == (1, 1, 1)
+    assert report["rejected_rows"] == [
+        {"line": 3, "reason": "no opt-in in this row (column 'opt_in_date' is empty)"}
+    ]
+    assert report["mapping"]["opt_in_date"] == "consented_at"
+    assert (
+        await scalar(
+            "SELECT count(*) FROM consents WHERE list_id = 'lst_offers' AND source = 'signup_form'"
+            " AND consent_text = 'Checkout checkbox ''Text me offers'' on acme.com'"
+        )
+        == 1
+    )

@@ -47,7 +47,13 @@ async def viewer(platform: Platform, workspace) -> dict[str, str]:
 async def test_create_read_and_list_lists(client: httpx.AsyncClient):
     created = await new_list(client, description="Weekly news")
     assert created["id"].startswith("lst_")
-    assert created["members"] == {"subscribed": 0, "unsubscribed": 0, "pending": 0, "total": 0}
+    assert created["members"] == {
+        "subscribed": 0,
+        "unsubscribed": 0,
+        "pending": 0,
+        "opted_out": 0,
+        "total": 0,
+    }
     assert (await client.get(f"/v1/lists/{created['id']}")).json() == created
     other = await new_list(client, "Promotions")
     listed = (await client.get("/v1/lists")).json()
@@ -142,7 +148,7 @@ async def test_add_members_by_id_and_phone_reports_each_outcome(client: httpx.As
     again = (await add(client, the_list["id"], phones=[SP])).json()
     assert (again["added"], again["already_present"]) == (0, 1)
     counts = (await client.get(f"/v1/lists/{the_list['id']}")).json()["members"]
-    assert counts == {"subscribed": 2, "unsubscribed": 0, "pending": 0, "total": 2}
+    assert counts == {"subscribed": 2, "unsubscribed": 0, "pending": 0, "opted_out": 0, "total": 2}
 
 
 async def test_adding_an_unsubscribed_member_again_keeps_them_unsubscribed(

@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from consenting import daytime, opted_in
 
 from recado.db.tables import Sender
 from recado.ids import new_id
@@ -188,20 +189,57 @@ async def test_a_key_of_another_workspace_cannot_read_the_message(
     assert listed["data"] == []
 
 
+async def test_one_idempotency_key_in_two_workspaces_makes_two_messages(
+    client: httpx.AsyncClient, other_workspace, scalar
+):
+    payload = {"to": "+14157234567", "body": "Your code is 1234"}
+    key = {"Idempotency-Key": "order-42"}
+    rival = {"Authorization": f"Bearer {other_workspace.api_key}", **key}
+
+    mine = await client.post("/v1/messages", json=payload, headers=key)
+    theirs = await client.post("/v1/messages", json=payload, headers=rival)
+
+    assert mine.status_code == theirs.status_code == 202
+    assert "Idempotent-Replayed" not in theirs.headers
+    assert mine.json()["id"] != theirs.json()["id"]
+    assert await scalar("SELECT count(*) FROM messages") == 2
+    assert (await client.get(f"/v1/messages/{theirs.json()['id']}")).status_code == 404
+
+
+async def test_filtering_by_another_workspaces_contact_returns_nothing(
+    client: httpx.AsyncClient, other_workspace
+):
+    mine = (await client.post("/v1/messages", json={"to": "+14157234567", "body": "A"})).json()
+    rival = {"Authorization": f"Bearer {other_workspace.api_key}"}
+    # The rival texts the same number: its own contact, its own message.
+    await client.post("/v1/messages", json={"to": "+14157234567", "body": "B"}, headers=rival)
+
+    by_rival = await client.get(
+        "/v1/messages", params={"contact_id": mine["contact_id"]}, headers=rival
+    )
+    by_owner = await client.get("/v1/messages", params={"contact_id": mine["contact_id"]})
+
+    assert by_rival.status_code == 200
+    assert by_rival.json()["data"] == []
+    assert [m["id"] for m in by_owner.json()["data"]] == [mine["id"]]
+
+
 async def test_marketing_message_gets_the_opt_out_footer_once(client: httpx.AsyncClient):
-    plain = await client.post(
-        "/v1/messages",
-        json={"to": "+14157234567", "body": "Acme: 20% off today", "category": "marketing"},
-    )
+    await opted_in(client, "+14157234567")
+    with daytime():
+        plain = await client.post(
+            "/v1/messages",
+            json={"to": "+14157234567", "body": "Acme: 20% off today", "category": "marketing"},
+        )
+        already = await client.post(
+            "/v1/messages",
+            json={
+                "to": "+14157234567",
+                "body": "Acme: 20% off. Reply STOP to opt out",
+                "category": "marketing",
+            },
+        )
     assert plain.json()["body"] == "Acme: 20% off today\nReply STOP to opt out"
-    already = await client.post(
-        "/v1/messages",
-        json={
-            "to": "+14157234567",
-            "body": "Acme: 20% off. Reply STOP to opt out",
-            "category": "marketing",
-        },
-    )
     assert already.json()["body"] == "Acme: 20% off. Reply STOP to opt out"
     transactional = await client.post(
         "/v1/messages", json={"to": "+14157234567", "body": "Your code is 1234"}
@@ -228,12 +266,18 @@ async def test_marketing_links_become_tracked_short_links_counted_in_the_parts(
     long_url = (
         "https://shop.acme.com/collections/summer-sale?utm_source=sms&utm_campaign=" + "x" * 60
     )
-    message = (
-        await client.post(
-            "/v1/messages",
-            json={"to": "+14157234567", "body": f"Acme: sale! {long_url}", "category": "marketing"},
-        )
-    ).json()
+    await opted_in(client, "+14157234567")
+    with daytime():
+        message = (
+            await client.post(
+                "/v1/messages",
+                json={
+                    "to": "+14157234567",
+                    "body": f"Acme: sale! {long_url}",
+                    "category": "marketing",
+                },
+            )
+        ).json()
     assert long_url not in message["body"]
     short = message["body"].split()[2]
     assert short.startswith("http://recado.test/l/") or "/l/" in short

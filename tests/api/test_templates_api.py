@@ -293,3 +293,149 @@ async def test_lint_returns_findings_even_for_a_broken_draft(api: httpx.AsyncCli
         "template_syntax",
         {"line": 1},
     )
+
+
+async def test_lint_flags_an_unshortened_url_without_a_short_domain(api: httpx.AsyncClient):
+    # The default setup: no short_domain, so short links live on Recado's own URL.
+    assert (await api.get("/v1/workspace")).json()["settings"]["short_domain"] is None
+    body = "Acme: our new menu is at https://acme.example/menu/summer-2026"
+
+    linted = await api.post("/v1/templates/lint", json={"body": body, "category": "marketing"})
+    previewed = await api.post(
+        "/v1/templates/preview", json={"body": body, "category": "marketing"}
+    )
+    own = await api.post(
+        "/v1/templates/lint",
+        json={"body": "Acme: menu at http://127.0.0.1:8000/l/x7Kp2Q", "category": "marketing"},
+    )
+
+    finding = next(f for f in linted.json()["findings"] if f["code"] == "url_not_shortened")
+    assert finding["details"]["url"] == "https://acme.example/menu/summer-2026"
+    assert finding["fix"] == "Shorten it on 127.0.0.1."  # the test settings' public URL
+    assert "url_not_shortened" in [f["code"] for f in previewed.json()["findings"]]
+    assert own.json()["findings"] == []  # a link already on Recado's own host is short
+
+
+async def test_with_a_short_domain_lint_points_at_it(api: httpx.AsyncClient):
+    await api.patch("/v1/workspace/settings", json={"short_domain": "go.acme.co"})
+
+    linted = await api.post(
+        "/v1/templates/lint",
+        json={"body": "Acme: menu at https://acme.example/menu", "category": "marketing"},
+    )
+    short = await api.post(
+        "/v1/templates/lint",
+        json={"body": "Acme: menu at https://go.acme.co/l/x7Kp2Q", "category": "marketing"},
+    )
+
+    finding = next(f for f in linted.json()["findings"] if f["code"] == "url_not_shortened")
+    assert finding["fix"] == "Shorten it on go.acme.co."
+    assert short.json()["findings"] == []
+
+
+async def a_list_of_50(api: httpx.AsyncClient, *, unnamed: int) -> tuple[str, list[str]]:
+    """A list whose 50 subscribed members all have a first name but the last `unnamed`;
+    the ids of its members in id order."""
+    ids = []
+    for i in range(50):
+        fields = {"first_name": f"Ana{i}"} if i < 50 - unnamed else {}
+        created = await api.post("/v1/contacts", json={"phone": f"+1415723{i:04d}", **fields})
+        assert created.status_code == 201, created.text
+        ids.append(created.json()["id"])
+    the_list = (await api.post("/v1/lists", json={"name": "Summer"})).json()
+    added = await api.post(f"/v1/lists/{the_list['id']}/members", json={"contact_ids": ids})
+    assert added.json()["added"] == 50, added.text
+    return the_list["id"], sorted(ids)
+
+
+async def test_preview_of_a_list_prices_every_member_and_shows_a_sample(
+    api: httpx.AsyncClient,
+):
+    list_id, members = await a_list_of_50(api, unnamed=2)
+    # Neither an unsubscribed member nor a contact off the list is part of the audience.
+    outsider = (await api.post("/v1/contacts", json={"phone": "+14157239998"})).json()
+    left = (await api.post("/v1/contacts", json={"phone": "+14157239999"})).json()
+    await api.post(
+        f"/v1/lists/{list_id}/members",
+        json={"contact_ids": [left["id"]], "status": "unsubscribed"},
+    )
+
+    response = await api.post(
+        "/v1/templates/preview",
+        json={
+            "body": "{{ brand }}: Hi {{ first_name }}, summer sale today",
+            "category": "marketing",
+            "list_id": list_id,
+            "sample_size": 10,
+        },
+    )
+
+    assert response.status_code == 200, response.text
+    preview = response.json()
+    assert preview["audience"] == {"list_id": list_id, "members": 50, "sendable": 48, "broken": 2}
+    # Every sendable member is priced, not only the ten shown: 48 one-part texts to the US.
+    assert preview["cost"] == {
+        "messages": 48,
+        "parts": 48,
+        "totals": {"USD": "0.3792"},
+        "unpriced": 0,
+    }
+    assert [r["contact_id"] for r in preview["recipients"]] == members[:10]
+    assert [(r["missing"], r["ok"]) for r in preview["broken"]] == [(["first_name"], False)] * 2
+    shown = {r["contact_id"] for r in preview["recipients"] + preview["broken"]}
+    assert not shown & {outsider["id"], left["id"]}
+
+
+async def test_a_list_preview_counts_members_whose_text_comes_out_empty(
+    api: httpx.AsyncClient,
+):
+    list_id, _ = await a_list_of_50(api, unnamed=3)
+
+    response = await api.post(
+        "/v1/templates/preview",
+        json={
+            "body": "{% if first_name %}Your table is ready, {{ first_name }}{% endif %}",
+            "category": "transactional",
+            "list_id": list_id,
+            "sample_size": 0,
+        },
+    )
+
+    preview = response.json()
+    assert preview["audience"] == {"list_id": list_id, "members": 50, "sendable": 47, "broken": 3}
+    assert (preview["cost"]["messages"], preview["cost"]["totals"]) == (47, {"USD": "0.3713"})
+    assert preview["recipients"] == [] and preview["broken"] == []  # sample_size 0: totals only
+
+
+async def test_a_list_preview_shows_the_asked_for_contact_first(api: httpx.AsyncClient):
+    list_id, members = await a_list_of_50(api, unnamed=0)
+
+    preview = (
+        await api.post(
+            "/v1/templates/preview",
+            json={
+                "body": "Hi {{ first_name }}",
+                "category": "transactional",
+                "list_id": list_id,
+                "contact_id": members[7],
+                "sample_size": 3,
+            },
+        )
+    ).json()
+
+    assert [r["contact_id"] for r in preview["recipients"]] == [members[7], *members[:3]]
+    assert preview["audience"]["members"] == preview["cost"]["messages"] == 50
+
+
+async def test_a_list_preview_of_another_workspaces_list_is_not_found(
+    api: httpx.AsyncClient, rival: httpx.AsyncClient
+):
+    theirs = (await rival.post("/v1/lists", json={"name": "Theirs"})).json()
+
+    response = await api.post(
+        "/v1/templates/preview",
+        json={"body": "hi", "category": "transactional", "list_id": theirs["id"]},
+    )
+
+    assert response.status_code == 404
+    assert response.json()["error"]["field"] == "list_id"

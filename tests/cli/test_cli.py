@@ -117,16 +117,43 @@ def test_contacts_import_reports_rejected_lines_and_fills_a_list(
 ):
     source = tmp_path / "people.csv"
     source.write_text("Celular;Nome;Plano\n(415) 723-4567;Ana;gold\n12;Bob;x\n", encoding="utf-8")
-    result = recado("contacts", "import", str(source), "--list", "Newsletter")
+    result = recado(
+        "contacts",
+        "import",
+        str(source),
+        "--list",
+        "Newsletter",
+        "--consent-text",
+        "Checkout checkbox 'Text me offers' on acme.com",
+    )
     assert result.returncode == 0, result.stderr
     assert "line 3: '12' is not a valid phone number" in result.stdout
     assert "added to 'Newsletter' (new list)" in result.stdout
+    assert "consent recorded" in result.stdout
     exported = recado("contacts", "export")
     assert exported.returncode == 0, exported.stderr
     assert "+14157234567,Ana" in exported.stdout
     missing = recado("contacts", "import", str(tmp_path / "nope.csv"))
     assert missing.returncode == 1
     assert "No such file" in missing.stderr
+
+
+def test_contacts_import_refuses_a_list_without_a_consent_declaration(
+    recado, workspace: NewWorkspace, tmp_path: Path
+):
+    source = tmp_path / "people.csv"
+    source.write_text("phone\n+14157234567\n", encoding="utf-8")
+    result = recado("contacts", "import", str(source), "--list", "Newsletter")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "--consent-text" in result.stderr
+    unknown = recado(
+        "contacts", "import", str(source), "--consent-text", "Store", "--consent-source", "guess"
+    )
+    assert unknown.returncode == 1
+    assert "'guess' is not a consent source" in unknown.stderr
+    exported = recado("contacts", "export")
+    assert exported.stdout.strip().splitlines()[1:] == []
 
 
 def test_demo_fills_a_workspace_with_contacts_and_lists(recado, db_url: str):

@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from recado.db.tables import Contact, ContactList, ContactTag, ListMember
+from recado.db.tables import (
+    AuditEntry,
+    Consent,
+    Contact,
+    ContactList,
+    ContactTag,
+    ListMember,
+    utcnow,
+)
 from recado.domain.roles import Role
 from recado.errors import NotFound, PermissionDenied, ValidationFailed
 from recado.ids import new_id
 from recado.platform import Platform
-from recado.services import exports, imports
+from recado.services import consent, exports, imports
 from recado.services.actor import Actor, system_actor
-from recado.services.imports import ImportReport, import_contacts, propose_mapping
+from recado.services.imports import ImportConsent, ImportReport, import_contacts, propose_mapping
 from recado.services.workspaces import NewWorkspace
+
+CHECKOUT = ImportConsent(consent_text="Checkout checkbox 'Text me offers' on acme.com")
 
 
 def csv_file(text: str, *, bom: bool = False) -> io.BytesIO:
@@ -355,24 +366,27 @@ def test_propose_mapping_reads_common_names_and_prefers_exact_field_names():
     }
 
 
-async def test_list_id_subscribes_new_and_existing_contacts_but_not_those_who_left(
+async def test_list_import_subscribes_new_and_pending_contacts_but_not_those_who_left(
     platform, workspace
 ):
     ws = workspace.workspace.id
-    await run_import(platform, workspace, "phone\n+14157234567\n+14157234568\n")
+    await run_import(platform, workspace, "phone\n+14157234567\n+14157234568\n+14157234570\n")
+    contacts = await contacts_of(platform, workspace)
     async with platform.sessions() as session:
         vip = ContactList(id=new_id("lst"), workspace_id=ws, name="VIP")
         session.add(vip)
         await session.flush()
-        left = (await contacts_of(platform, workspace))["+14157234568"]
-        session.add(
-            ListMember(list_id=vip.id, contact_id=left.id, workspace_id=ws, status="unsubscribed")
-        )
+        for phone, status in (("+14157234568", "unsubscribed"), ("+14157234570", "pending")):
+            session.add(
+                ListMember(
+                    list_id=vip.id, contact_id=contacts[phone].id, workspace_id=ws, status=status
+                )
+            )
         await session.commit()
-    text = "phone\n+14157234567\n+14157234568\n+14157234569\n"
-    report = await run_import(platform, workspace, text, list_id=vip.id)
-    assert (report.created, report.unchanged, report.added_to_list) == (1, 2, 2)
-    again = await run_import(platform, workspace, text, list_id=vip.id)
+    text = "phone\n+14157234567\n+14157234568\n+14157234569\n+14157234570\n"
+    report = await run_import(platform, workspace, text, list_id=vip.id, consent=CHECKOUT)
+    assert (report.created, report.unchanged, report.added_to_list) == (1, 3, 3)
+    again = await run_import(platform, workspace, text, list_id=vip.id, consent=CHECKOUT)
     assert again.added_to_list == 0
     async with platform.sessions() as session:
         members = dict(
@@ -382,6 +396,7 @@ async def test_list_id_subscribes_new_and_existing_contacts_but_not_those_who_le
         "+14157234567": "subscribed",
         "+14157234568": "unsubscribed",
         "+14157234569": "subscribed",
+        "+14157234570": "subscribed",
     }
 
 
@@ -393,7 +408,9 @@ async def test_a_list_of_another_workspace_is_refused(platform, workspace, other
         session.add(theirs)
         await session.commit()
     with pytest.raises(ValidationFailed) as error:
-        await run_import(platform, workspace, "phone\n+14157234567\n", list_id=theirs.id)
+        await run_import(
+            platform, workspace, "phone\n+14157234567\n", list_id=theirs.id, consent=CHECKOUT
+        )
     assert error.value.field == "list_id"
 
 
@@ -519,7 +536,13 @@ async def test_export_of_a_list_has_only_its_subscribed_members(platform, worksp
         vip = ContactList(id=new_id("lst"), workspace_id=ws, name="VIP")
         session.add(vip)
         await session.commit()
-    await run_import(platform, workspace, "phone\n+14157234567\n+14157234568\n", list_id=vip.id)
+    await run_import(
+        platform,
+        workspace,
+        "phone\n+14157234567\n+14157234568\n",
+        list_id=vip.id,
+        consent=CHECKOUT,
+    )
     await run_import(platform, workspace, "phone\n+14157234569\n")
     async with platform.sessions() as session:
         member = await session.get(
@@ -585,4 +608,275 @@ async def test_a_number_created_meanwhile_by_someone_else_is_updated_instead(
     assert {p: c.first_name for p, c in contacts.items()} == {
         "+14157234567": "Ana",
         "+14157234568": "Bia",
+    }
+
+
+# --- consent ---------------------------------------------------------------------------------
+
+
+async def new_list(platform: Platform, workspace: NewWorkspace, name: str = "Offers") -> str:
+    async with platform.sessions() as session:
+        offers = ContactList(id=new_id("lst"), workspace_id=workspace.workspace.id, name=name)
+        session.add(offers)
+        await session.commit()
+        return offers.id
+
+
+async def consents_of(platform: Platform, workspace: NewWorkspace) -> list[Consent]:
+    async with platform.sessions() as session:
+        rows = await session.scalars(
+            select(Consent)
+            .where(Consent.workspace_id == workspace.workspace.id)
+            .order_by(Consent.id)
+        )
+        return list(rows)
+
+
+async def audit_of(platform: Platform, workspace: NewWorkspace, action: str) -> list[AuditEntry]:
+    async with platform.sessions() as session:
+        rows = await session.scalars(
+            select(AuditEntry).where(
+                AuditEntry.workspace_id == workspace.workspace.id, AuditEntry.action == action
+            )
+        )
+        return list(rows)
+
+
+async def test_importing_into_a_list_without_a_consent_declaration_is_refused_and_writes_nothing(
+    platform, workspace, scalar
+):
+    offers = await new_list(platform, workspace)
+    with pytest.raises(ValidationFailed) as error:
+        await run_import(platform, workspace, "phone\n+14157234567\n", list_id=offers)
+    assert error.value.field == "consent_text"
+    assert "consent_text" in error.value.message
+    assert "--consent-text" in error.value.message
+    assert await contacts_of(platform, workspace) == {}
+    assert await scalar("SELECT count(*) FROM list_members") == 0
+    assert await consents_of(platform, workspace) == []
+
+
+async def test_importing_into_a_list_records_each_members_consent_and_puts_it_in_force(
+    platform, workspace
+):
+    offers = await new_list(platform, workspace)
+    earlier = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
+    await run_import(platform, workspace, "phone\n+14157234567\n")
+    async with platform.sessions() as session:
+        known = await session.scalar(select(Contact).where(Contact.phone == "+14157234567"))
+        known.consented_at = earlier  # consent already in force stays as it was
+        await session.commit()
+    started = utcnow()
+    report = await run_import(
+        platform,
+        workspace,
+        "phone,first_name\n+14157234567,Ana\n+14157234568,Bia\n12,Bad\n",
+        list_id=offers,
+        consent=ImportConsent(consent_text="  Signed up at the store  ", source="signup_form"),
+    )
+    assert (report.created, report.updated, report.rejected) == (1, 1, 1)
+    assert (report.added_to_list, report.consent_recorded) == (2, 2)
+    contacts = await contacts_of(platform, workspace)
+    assert contacts["+14157234567"].consented_at == earlier
+    assert contacts["+14157234568"].consented_at >= started
+    async with platform.sessions() as session:
+        key = await consent.hashing_key(session, workspace.workspace.id)
+    records = await consents_of(platform, workspace)
+    assert [
+        (r.contact_id, r.phone_hash, r.list_id, r.action, r.source, r.consent_text, r.recorded_by)
+        for r in records
+    ] == [
+        (
+            contacts[phone].id,
+            consent.phone_hash(key, phone),
+            offers,
+            "granted",
+            "signup_form",
+            "Signed up at the store",
+            "system",
+        )
+        for phone in ("+14157234567", "+14157234568")
+    ]
+    assert all(r.created_at >= started for r in records)
+    [entry] = await audit_of(platform, workspace, "consent.imported")
+    assert entry.detail == {
+        "list_id": offers,
+        "source": "signup_form",
+        "consent_text": "Signed up at the store",
+        "rows": 3,
+        "consent_recorded": 2,
+        "rejected": 1,
+    }
+
+
+async def test_consent_declared_without_a_list_is_recorded_once_per_contact_for_the_program(
+    platform, workspace, scalar, monkeypatch
+):
+    monkeypatch.setattr(imports, "CHUNK_ROWS", 2)
+    report = await run_import(
+        platform,
+        workspace,
+        "phone\n+14157234567\n+14157234568\n+14157234567\n",
+        consent=CHECKOUT,
+    )
+    assert (report.created, report.duplicates) == (2, 1)
+    assert (report.consent_recorded, report.added_to_list) == (2, 0)
+    assert [r.list_id for r in await consents_of(platform, workspace)] == [None, None]
+    assert all(c.consented_at for c in (await contacts_of(platform, workspace)).values())
+    assert await scalar("SELECT count(*) FROM list_members") == 0
+
+
+async def test_an_import_without_consent_records_none(platform, workspace):
+    report = await run_import(platform, workspace, "phone\n+14157234567\n")
+    assert (report.created, report.consent_recorded) == (1, 0)
+    assert (await contacts_of(platform, workspace))["+14157234567"].consented_at is None
+    assert await consents_of(platform, workspace) == []
+    assert await audit_of(platform, workspace, "consent.imported") == []
+
+
+async def test_a_consented_at_column_rejects_rows_without_an_opt_in_with_their_line(
+    platform, workspace
+):
+    offers = await new_list(platform, workspace)
+    tomorrow = (utcnow() + timedelta(days=3)).date().isoformat()
+    started = utcnow()
+    report = await run_import(
+        platform,
+        workspace,
+        "phone,Opt-in date,IP\n"
+        "+14157234561,2024-05-31,203.0.113.9\n"
+        "+14157234562,,\n"
+        "+14157234563,No,\n"
+        "+14157234564,yes,2001:DB8::1\n"
+        "+14157234565,last spring,\n"
+        f"+14157234566,{tomorrow},\n"
+        "+14157234567,2024-06-01T14:30:00-03:00,\n"
+        "+14157234568,1,not-an-ip\n"
+        "+14157234569,0001-01-01T00:00:00+01:00,\n",
+        list_id=offers,
+        consent=CHECKOUT,
+    )
+    assert report.mapping == {"phone": "phone", "Opt-in date": "consented_at", "IP": "consent_ip"}
+    assert [(r.line, r.reason) for r in report.rejected_rows] == [
+        (3, "no opt-in in this row (column 'Opt-in date' is empty)"),
+        (4, "no opt-in in this row (column 'Opt-in date' says 'No')"),
+        (
+            6,
+            "'last spring' in column 'Opt-in date' is not an opt-in date: use YYYY-MM-DD, an "
+            "ISO 8601 date and time such as 2024-05-31T14:30:00Z, or yes/no",
+        ),
+        (7, f"'{tomorrow}' in column 'Opt-in date' is in the future"),
+        (9, "'not-an-ip' in column 'IP' is not an IP address"),
+        (
+            10,
+            "'0001-01-01T00:00:00+01:00' in column 'Opt-in date' is not an opt-in date: use "
+            "YYYY-MM-DD, an ISO 8601 date and time such as 2024-05-31T14:30:00Z, or yes/no",
+        ),
+    ]
+    assert (report.created, report.consent_recorded) == (3, 3)
+    contacts = await contacts_of(platform, workspace)
+    assert set(contacts) == {"+14157234561", "+14157234564", "+14157234567"}
+    records = {r.contact_id: r for r in await consents_of(platform, workspace)}
+    first, second, third = (records[contacts[p].id] for p in sorted(contacts))
+    assert (first.created_at, first.ip) == (datetime(2024, 5, 31, tzinfo=UTC), "203.0.113.9")
+    assert contacts["+14157234561"].consented_at == datetime(2024, 5, 31, tzinfo=UTC)
+    assert second.created_at >= started and second.ip == "2001:db8::1"
+    assert third.created_at == datetime(2024, 6, 1, 17, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("reason", ["opt_out", "erased"])
+async def test_a_suppressed_number_is_rejected_and_stays_suppressed(platform, workspace, reason):
+    ws = workspace.workspace.id
+    offers = await new_list(platform, workspace)
+    await run_import(platform, workspace, "phone,first_name\n+14157234567,Ana\n")
+    async with platform.sessions() as session:
+        ana = await session.scalar(select(Contact).where(Contact.phone == "+14157234567"))
+        if reason == "opt_out":
+            await consent.opt_out(session, ana, source="keyword", by="test")
+        else:
+            await consent.suppress_erased(session, ws, ana.phone, utcnow())
+            await session.delete(ana)
+        await session.commit()
+    report = await run_import(
+        platform,
+        workspace,
+        "phone,first_name\n+14157234567,Anna\n+14157234568,Bia\n",
+        list_id=offers,
+        consent=ImportConsent(consent_text="Signed up at the store", source="signup_form"),
+    )
+    expected = (
+        "opted out: only the person can subscribe again (START or a signup form)"
+        if reason == "opt_out"
+        else "erased contact: only the person can subscribe again (a signup form)"
+    )
+    assert [(r.line, r.reason) for r in report.rejected_rows] == [(2, expected)]
+    assert (report.created, report.added_to_list, report.consent_recorded) == (1, 1, 1)
+    async with platform.sessions() as session:
+        assert await consent.suppression_of(session, ws, "+14157234567") == reason
+        members = set(await session.scalars(select(ListMember.contact_id)))
+    contacts = await contacts_of(platform, workspace)
+    assert members == {contacts["+14157234568"].id}
+    if reason == "opt_out":
+        ana = contacts["+14157234567"]
+        assert (ana.first_name, ana.consented_at) == ("Ana", None)
+        assert ana.opted_out_at is not None
+    else:
+        assert "+14157234567" not in contacts
+    # Without a consent declaration it is a plain contact, as before: nothing is claimed.
+    plain = await run_import(platform, workspace, "phone,first_name\n+14157234567,Anna\n")
+    assert (plain.rejected, plain.consent_recorded) == (0, 0)
+    assert (await contacts_of(platform, workspace))["+14157234567"].consented_at is None
+    async with platform.sessions() as session:
+        assert await consent.suppression_of(session, ws, "+14157234567") == reason
+
+
+async def test_evidence_columns_stay_data_unless_the_import_declares_consent(platform, workspace):
+    report = await run_import(platform, workspace, "phone,optin,ip\n+14157234567,no,1.2.3.4\n")
+    assert report.mapping == {"phone": "phone", "optin": "attribute:optin", "ip": "attribute:ip"}
+    assert (report.created, report.consent_recorded) == (1, 0)
+    assert (await contacts_of(platform, workspace))["+14157234567"].attributes == {
+        "optin": "no",
+        "ip": "1.2.3.4",
+    }
+    with pytest.raises(ValidationFailed) as error:
+        await run_import(
+            platform,
+            workspace,
+            "phone,when\n+14157234568,2024-01-01\n",
+            mapping={"when": "consented_at"},
+        )
+    assert error.value.field == "mapping"
+    assert "declares no consent basis" in error.value.message
+    assert "+14157234568" not in await contacts_of(platform, workspace)
+
+
+@pytest.mark.parametrize(
+    ("declaration", "field", "expected"),
+    [
+        (ImportConsent(consent_text="   "), "consent_text", "The consent text is empty"),
+        (ImportConsent(consent_text="x" * 2001), "consent_text", "more than 2000 characters"),
+        (ImportConsent(consent_text="ok", source="guess"), "consent_source", "not a consent"),
+    ],
+)
+async def test_a_consent_declaration_needs_text_and_a_known_source(
+    platform, workspace, declaration, field, expected
+):
+    with pytest.raises(ValidationFailed) as error:
+        await run_import(platform, workspace, "phone\n+14157234567\n", consent=declaration)
+    assert error.value.field == field
+    assert expected in error.value.message
+    assert await contacts_of(platform, workspace) == {}
+
+
+def test_propose_mapping_reads_opt_in_evidence_columns():
+    assert propose_mapping(["Celular", "Opt-in Date", "Opt In IP"]) == {
+        "Celular": "phone",
+        "Opt-in Date": "consented_at",
+        "Opt In IP": "consent_ip",
+    }
+    assert propose_mapping(["phone", "consented_at", "consent_date", "ip"]) == {
+        "phone": "phone",
+        "consented_at": "consented_at",
+        "consent_date": "attribute:consent_date",
+        "ip": "consent_ip",
     }

@@ -12,7 +12,7 @@ from recado.domain.templates import TemplateSyntaxProblem
 from recado.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from recado.ids import new_id
 from recado.platform import Platform
-from recado.services import pricing, templates, workspace_admin
+from recado.services import lists, pricing, templates, workspace_admin
 from recado.services.actor import Actor, system_actor
 from recado.services.contacts import ContactChanges, create_contact
 from recado.services.workspaces import NewWorkspace
@@ -321,6 +321,31 @@ async def test_the_sample_is_the_first_contacts_by_id_unless_an_audience_is_give
             await templates.render_preview(
                 session, owner, "hi", category="transactional", sample_size=1000
             )
+
+
+async def test_a_list_is_rendered_whole_across_query_chunks(
+    platform: Platform, owner: Actor, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(templates, "LIST_CHUNK", 7)  # 20 members: chunks of 7, 7 and 6
+    ids = [
+        await add_contact(platform, owner, f"+1212555{n:04d}", first_name=None if n % 5 else "Al")
+        for n in range(100, 120)
+    ]
+    async with platform.sessions() as session:
+        summer = await lists.create_list(session, owner, name="Summer")
+        await lists.add_members(session, owner, summer.contact_list.id, contact_ids=ids)
+        preview = await templates.render_preview(
+            session,
+            owner,
+            "Hi {{ first_name }}",
+            category="transactional",
+            list_id=summer.contact_list.id,
+            sample_size=2,
+        )
+    assert preview.audience == templates.AudienceTotals(summer.contact_list.id, 20, 4, 16)
+    assert (preview.cost.messages, preview.cost.parts) == (4, 4)
+    assert preview.cost.totals == {"USD": Decimal("0.0316")}
+    assert (len(preview.recipients), len(preview.broken)) == (2, 2)
 
 
 async def test_preview_of_another_workspaces_contact_is_not_found(

@@ -75,13 +75,23 @@ def create_app(platform: Platform | None = None, *, start_workers: bool | None =
 
 
 def _routers() -> list:  # type: ignore[type-arg]
-    from recado.api import contacts, imports, links, lists, templates  # noqa: PLC0415
+    from recado.api import (  # noqa: PLC0415
+        compliance,
+        contacts,
+        imports,
+        links,
+        lists,
+        signup_forms,
+        templates,
+    )
 
     return [
         *ROUTERS,
         imports.router,  # before contacts: /v1/contacts/export is not a contact id
+        compliance.router,  # before contacts: /v1/contacts/{id}/export and the like
         contacts.router,
         lists.router,
         templates.router,
         links.router,
+        signup_forms.router,
     ]

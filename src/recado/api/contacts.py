@@ -84,7 +84,10 @@ class ContactListOut(BaseModel):
 
     id: str
     name: str
-    status: str = Field(description="subscribed, unsubscribed or pending")
+    status: str = Field(
+        description="subscribed, unsubscribed, pending (double opt-in not yet confirmed) or "
+        "opted_out (taken off by STOP; START puts it back)"
+    )
     added_at: datetime
 
 
@@ -106,6 +109,12 @@ class ContactOut(BaseModel):
     tags: list[str]
     attributes: dict[str, Any]
     lists: list[ContactListOut]
+    marketing_consent: bool = Field(
+        description="True while an opt-in is recorded and in force (see /consents for history)"
+    )
+    consented_at: datetime | None
+    opted_out: bool = Field(description="True after STOP (or equivalent) until START")
+    opted_out_at: datetime | None
     created_at: datetime
     updated_at: datetime
 
@@ -129,6 +138,10 @@ class ContactOut(BaseModel):
                 ContactListOut(id=m.list_id, name=m.list_name, status=m.status, added_at=m.added_at)
                 for m in details.lists
             ],
+            marketing_consent=c.consented_at is not None and c.opted_out_at is None,
+            consented_at=c.consented_at,
+            opted_out=c.opted_out_at is not None,
+            opted_out_at=c.opted_out_at,
             created_at=c.created_at,
             updated_at=c.updated_at,
         )

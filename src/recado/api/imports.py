@@ -15,6 +15,7 @@ from recado.api.deps import CurrentActor, Session
 from recado.domain.roles import Permission
 from recado.errors import RecadoError, ValidationFailed
 from recado.services import exports, imports
+from recado.services.consent import SOURCES
 
 router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
 
@@ -47,7 +48,12 @@ class ImportReportOut(BaseModel):
     unchanged: int = Field(description="Existing contacts the file would not change")
     duplicates: int = Field(description="Rows overridden by a later row with the same number")
     rejected: int
-    added_to_list: int = Field(description="With list_id: contacts that were not yet members")
+    added_to_list: int = Field(
+        description="With list_id: contacts not yet subscribed (new members, or pending ones)"
+    )
+    consent_recorded: int = Field(
+        description="With consent_text: consent records added, one per imported row"
+    )
     rejected_rows: list[RejectedRowOut] = Field(description="The first 1000 rejected rows")
     duplicate_rows: list[DuplicateRowOut] = Field(description="The first 1000 duplicates")
     mapping: dict[str, str] = Field(description="CSV column -> field, as applied")
@@ -69,7 +75,21 @@ _UPLOAD_FORM = {
                         },
                         "list_id": {
                             "type": "string",
-                            "description": "Add every imported contact to this list",
+                            "description": "Subscribe every imported contact to this list; "
+                            "requires consent_text",
+                        },
+                        "consent_text": {
+                            "type": "string",
+                            "description": "How these people opted in: the words they agreed "
+                            "to, or where (\"Checkout checkbox 'Text me offers' on acme.com\"). "
+                            "Recorded as each row's consent; rows of opted-out or erased "
+                            "numbers are then rejected. Required with list_id.",
+                        },
+                        "consent_source": {
+                            "type": "string",
+                            "description": "How the consent was collected: "
+                            + ", ".join(sorted(SOURCES))
+                            + " (default: import)",
                         },
                         "default_country": {
                             "type": "string",
@@ -96,7 +116,10 @@ _UPLOAD_FORM = {
     summary="Import contacts from a CSV file",
     description="Creates new contacts and updates existing ones (matched by phone number). "
     "Rows that cannot be imported are listed with their line and reason; the others are "
-    "imported. A file that cannot be read or has no phone column is refused with a 422.",
+    "imported. A file that cannot be read or has no phone column is refused with a 422. "
+    "An import into a list must declare the consent basis (consent_text); a column named "
+    "like consented_at or opt_in_date then gives each row's opt-in (a date, or yes/no), and "
+    "rows without one are rejected.",
     openapi_extra=_UPLOAD_FORM,
 )
 async def import_csv(request: Request, session: Session, actor: CurrentActor) -> ImportReportOut:
@@ -105,7 +128,7 @@ async def import_csv(request: Request, session: Session, actor: CurrentActor) ->
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES + _MULTIPART_OVERHEAD:
         raise _too_large()
-    async with request.form(max_files=1, max_fields=3) as form:
+    async with request.form(max_files=1, max_fields=5) as form:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise ValidationFailed(
@@ -119,6 +142,7 @@ async def import_csv(request: Request, session: Session, actor: CurrentActor) ->
             upload.file,
             mapping=_mapping(form.get("mapping")),
             list_id=_text(form.get("list_id")),
+            consent=_consent(form.get("consent_text"), form.get("consent_source")),
             default_country=_text(form.get("default_country")),
         )
     return ImportReportOut.model_validate(report.to_dict())
@@ -158,6 +182,19 @@ def _text(value: Any) -> str | None:
     if value is None or isinstance(value, UploadFile):
         return None
     return value.strip() or None
+
+
+def _consent(text: Any, source: Any) -> imports.ImportConsent | None:
+    consent_text, consent_source = _text(text), _text(source)
+    if consent_text is None:
+        if consent_source is not None:
+            raise ValidationFailed(
+                "consent_source needs consent_text: the words people agreed to, or how they "
+                "opted in.",
+                field="consent_text",
+            )
+        return None
+    return imports.ImportConsent(consent_text, consent_source or "import")
 
 
 def _mapping(value: Any) -> dict[str, str] | None:

@@ -11,12 +11,26 @@ from pydantic import BaseModel, ConfigDict, Field
 from recado.api.deps import CurrentActor, Session
 from recado.api.pages import Cursor, Limit, Page
 from recado.services import lists
+from recado.services.consent import ConsentClaim
 from recado.services.contacts import UNSET
 from recado.services.lists import MAX_MEMBERS_PER_REQUEST, ListDetails, Member, MemberStatus
 
 router = APIRouter(prefix="/v1/lists", tags=["lists"])
 
 Status = Literal["subscribed", "unsubscribed", "pending"]
+
+
+class MemberConsentIn(BaseModel):
+    """The opt-in behind these members: recorded for each, so they may get marketing texts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: Literal["signup_form", "keyword", "import", "api", "ui"] = Field(
+        default="api", description="Where the people gave consent"
+    )
+    consent_text: str = Field(
+        min_length=1, max_length=2000, description="The exact words the people agreed to"
+    )
 
 
 class ListIn(BaseModel):
@@ -43,6 +57,7 @@ class MemberCounts(BaseModel):
     subscribed: int
     unsubscribed: int
     pending: int
+    opted_out: int = Field(description="Taken off by STOP; START puts them back")
     total: int
 
 
@@ -82,6 +97,12 @@ class MembersIn(BaseModel):
         description="Numbers in E.164 or the workspace's national form",
     )
     status: Status = Field(default="subscribed", description="The status of the new members")
+    consent: MemberConsentIn | None = Field(
+        default=None,
+        description="Record each member's opt-in to this list. Without it members are added, "
+        "but get no marketing texts until their consent is recorded; with it, numbers that "
+        "opted out are rejected (only the person can resubscribe).",
+    )
 
 
 class RejectedOut(BaseModel):
@@ -114,7 +135,7 @@ class MemberOut(BaseModel):
     phone: str
     first_name: str | None
     last_name: str | None
-    status: str = Field(description="subscribed, unsubscribed or pending")
+    status: str = Field(description="subscribed, unsubscribed, pending or opted_out")
     added_at: datetime
     updated_at: datetime
 
@@ -204,6 +225,9 @@ async def add_members(
         contact_ids=payload.contact_ids,
         phones=payload.phones,
         status=MemberStatus(payload.status),
+        claim=ConsentClaim(source=payload.consent.source, consent_text=payload.consent.consent_text)
+        if payload.consent
+        else None,
     )
     return MembersAddedOut(
         added=result.added,

@@ -6,10 +6,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from recado.api.deps import CurrentActor, Session
+from recado.api.deps import CurrentActor, Session, get_platform
 from recado.api.pages import Cursor, Limit, Page
 from recado.db.tables import Template
 from recado.domain.lint import Finding
@@ -23,7 +23,7 @@ from recado.domain.templates import MAX_SOURCE_LENGTH, TemplateVariables, templa
 from recado.errors import NotFound
 from recado.services import templates
 from recado.services.contacts import UNSET
-from recado.services.templates import MAX_SAMPLE_SIZE, Preview, RecipientRender
+from recado.services.templates import MAX_SAMPLE_SIZE, AudienceTotals, Preview, RecipientRender
 
 router = APIRouter(prefix="/v1/templates", tags=["templates"])
 
@@ -143,7 +143,16 @@ class PreviewIn(BaseModel):
         description="The template's language: footer and dates of contacts without one",
     )
     sample_size: int = Field(
-        default=20, ge=0, le=MAX_SAMPLE_SIZE, description="How many of the workspace's contacts"
+        default=20,
+        ge=0,
+        le=MAX_SAMPLE_SIZE,
+        description="How many of the workspace's contacts; with list_id, how many of the "
+        "list's members to show in recipients (and in broken)",
+    )
+    list_id: str | None = Field(
+        default=None,
+        description="Render every subscribed member of this list: `cost` is then the price "
+        "of the whole list and `audience` counts the members who would not be sent",
     )
     from_: str | None = Field(
         default=None, alias="from", description="Sender whose prices apply; the default if omitted"
@@ -185,12 +194,34 @@ class RecipientOut(BaseModel):
 
 
 class CostOut(BaseModel):
-    """The price of the sendable recipients of the preview, one total per currency."""
+    """The price of the sendable recipients of the preview (with list_id: of every sendable
+    member of the list), one total per currency."""
 
     messages: int
     parts: int
     totals: dict[str, Decimal]
     unpriced: int = Field(description="Messages to destinations no rate covers")
+
+
+class AudienceOut(BaseModel):
+    """A whole list rendered (with list_id)."""
+
+    list_id: str
+    members: int = Field(description="Subscribed members rendered")
+    sendable: int = Field(description="Members whose text can be written and priced")
+    broken: int = Field(
+        description="Members who would not be sent: a variable without fallback is missing, "
+        "their data breaks the template, or the text comes out empty"
+    )
+
+    @classmethod
+    def of(cls, audience: AudienceTotals) -> AudienceOut:
+        return cls(
+            list_id=audience.list_id,
+            members=audience.members,
+            sendable=audience.sendable,
+            broken=audience.broken,
+        )
 
 
 class PreviewOut(BaseModel):
@@ -205,6 +236,9 @@ class PreviewOut(BaseModel):
     findings: list[FindingOut]
     cost: CostOut
     example: RecipientOut | None = Field(description="With a typical value for every variable")
+    audience: AudienceOut | None = Field(
+        default=None, description="With list_id: the whole list's counts"
+    )
 
     @classmethod
     def of(cls, preview: Preview) -> PreviewOut:
@@ -223,6 +257,7 @@ class PreviewOut(BaseModel):
                 unpriced=preview.cost.unpriced,
             ),
             example=RecipientOut.of(preview.example) if preview.example else None,
+            audience=AudienceOut.of(preview.audience) if preview.audience else None,
         )
 
 
@@ -282,12 +317,17 @@ async def read_library(
 @router.post(
     "/preview",
     response_model=PreviewOut,
-    summary="Render a body for a contact and a sample of contacts",
+    summary="Render a body for a contact and a sample of contacts, or for a whole list",
     description="Each text as it would be sent (brand, footer, smart encoding), its parts, "
     "encoding and price; the recipients who would not be sent and why; lint findings; and "
-    "the cost of the sample. A body that does not compile is a 422 naming the line.",
+    "the cost of the sample. With `list_id`, every subscribed member of the list is "
+    "rendered: `cost` is the whole list's and `audience` counts the members who would not "
+    "be sent, while `recipients` and `broken` show at most `sample_size` members each. A "
+    "body that does not compile is a 422 naming the line.",
 )
-async def preview(payload: PreviewIn, session: Session, actor: CurrentActor) -> PreviewOut:
+async def preview(
+    payload: PreviewIn, request: Request, session: Session, actor: CurrentActor
+) -> PreviewOut:
     result = await templates.render_preview(
         session,
         actor,
@@ -298,14 +338,21 @@ async def preview(payload: PreviewIn, session: Session, actor: CurrentActor) -> 
         extra_context=payload.context,
         language=payload.language,
         sender=payload.from_,
+        list_id=payload.list_id,
+        link_base_url=get_platform(request).settings.base_url,
     )
     return PreviewOut.of(result)
 
 
 @router.post("/lint", response_model=LintOut, summary="Check a draft body")
-async def lint(payload: LintIn, session: Session, actor: CurrentActor) -> LintOut:
+async def lint(payload: LintIn, request: Request, session: Session, actor: CurrentActor) -> LintOut:
     findings = await templates.lint_template(
-        session, actor, payload.body, category=payload.category, language=payload.language
+        session,
+        actor,
+        payload.body,
+        category=payload.category,
+        language=payload.language,
+        link_base_url=get_platform(request).settings.base_url,
     )
     return LintOut(findings=[FindingOut.of(f) for f in findings])
 

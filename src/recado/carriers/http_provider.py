@@ -2,9 +2,13 @@
 webhook flow.
 
 Submit errors follow one rule for every provider: HTTP 429 throttles the sender, 5xx, timeouts
-and connection errors are temporary (retried), any other 4xx is permanent. The provider's own
-error code and message are kept on the SubmitError. Webhooks are checked in one order: the
-signature first (403 when it does not verify, and nothing is recorded), then the payload.
+and connection errors are temporary (retried), any other 4xx is permanent. A 2xx whose body
+cannot be read is `outcome_unknown`: the provider may have the message, so it is never resent.
+Error codes speak Recado's vocabulary (the one of carriers/smpp/errors.py: invalid_recipient,
+throttled, ...); each provider folder maps its documented codes in `errors.py`, any other code
+is `carrier_error`, and the provider's raw code stays in the message ("Twilio 21211: ...").
+Webhooks are checked in one order: the signature first (403 when it does not verify, and
+nothing is recorded), then the payload.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 from abc import abstractmethod
+from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -36,14 +41,52 @@ class MalformedWebhook(ValueError):
     """A signed webhook that lacks a field Recado needs; answered with 400."""
 
 
-def submit_refusal(status: int, code: str | None, message: str) -> SubmitError:
-    """The SubmitError for an HTTP error answer, keeping the provider's code and message."""
-    code = code or f"http_{status}"
+UNMAPPED = "carrier_error"  # a provider's code that Recado has no name for
+
+
+def in_recado_words(
+    provider: str, raw: str, text: str | None, vocabulary: Mapping[str, str]
+) -> tuple[str, str]:
+    """Recado's code for a provider's error code, and a message that keeps the raw one:
+    ("invalid_recipient", "Twilio 21211: The 'To' number is not a valid phone number")."""
+    message = f"{provider} {raw}: {text}" if text else f"{provider} error {raw}"
+    return vocabulary.get(raw, UNMAPPED), message
+
+
+def submit_refusal(
+    status: int,
+    raw: str | None,
+    text: str,
+    *,
+    provider: str,
+    vocabulary: Mapping[str, str],
+) -> SubmitError:
+    """The SubmitError for an HTTP error answer; a provider code it does not map, or no code
+    at all, is named after the HTTP status."""
+    if raw is None:
+        code, message = UNMAPPED, f"{provider} HTTP {status}: {text}"
+    else:
+        code, message = in_recado_words(provider, raw, text, vocabulary)
+    if code == UNMAPPED:
+        code = _BY_HTTP_STATUS.get(status, UNMAPPED)
     if status == 429:
         return SubmitError(code, message, throttled=True)
     if status >= 500:
         return SubmitError(code, message, temporary=True)
     return SubmitError(code, message)
+
+
+_BY_HTTP_STATUS = {401: "unauthorized", 403: "unauthorized", 429: "throttled"}
+
+
+def unreadable_answer(provider: str, response: httpx.Response, what: str) -> SubmitError:
+    """A 2xx answer without the message id: the provider may have taken the message, so it
+    is marked `unknown` for reconciliation, never resent (that could send it twice)."""
+    return SubmitError(
+        "unreadable_answer",
+        f"{provider} answered {response.status_code} {what}: {response.text[:200]!r}",
+        outcome_unknown=True,
+    )
 
 
 def e164(number: str) -> str:
@@ -62,6 +105,9 @@ class HttpProviderConnector(Connector):
 
     default_base_url: ClassVar[str]
     required_config: ClassVar[tuple[str, ...]] = ()
+    provider: ClassVar[str]  # how messages name it: "Twilio"
+    # The provider's error codes of a refused submit -> Recado's code (its errors.py).
+    submit_errors: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, name: str, config: dict[str, Any]) -> None:
         super().__init__(name, config)
@@ -162,7 +208,13 @@ class HttpProviderConnector(Connector):
             ) from error
         if not response.is_success:
             code, message = self.error_details(response)
-            raise submit_refusal(response.status_code, code, message)
+            raise submit_refusal(
+                response.status_code,
+                code,
+                message,
+                provider=self.provider,
+                vocabulary=self.submit_errors,
+            )
         return response
 
     @staticmethod

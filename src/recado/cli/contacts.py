@@ -15,9 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from recado.cli.app import WorkspaceOption, console, fail, run, workspace_actor
 from recado.db.tables import ContactList
+from recado.errors import ValidationFailed
 from recado.platform import Platform
 from recado.services import exports, imports, lists
 from recado.services.actor import Actor
+from recado.services.consent import SOURCES
 
 contacts_app = typer.Typer(help="Contacts: import and export CSV files.", no_args_is_help=True)
 SHOWN_REJECTIONS = 20
@@ -44,8 +46,28 @@ def import_csv(
     file: Annotated[Path, typer.Argument(help="CSV file with a header row and a phone column.")],
     to_list: Annotated[
         str | None,
-        typer.Option("--list", help="Add every imported contact to this list (id or name)."),
+        typer.Option(
+            "--list",
+            help="Subscribe every imported contact to this list (id or name; created if new). "
+            "Requires --consent-text.",
+        ),
     ] = None,
+    consent_text: Annotated[
+        str | None,
+        typer.Option(
+            "--consent-text",
+            help="How these people opted in, recorded as each row's consent: the words they "
+            "agreed to or where, e.g. \"Checkout checkbox 'Text me offers' on acme.com\". "
+            "Opted-out and erased numbers are then rejected.",
+        ),
+    ] = None,
+    consent_source: Annotated[
+        str,
+        typer.Option(
+            "--consent-source",
+            help="How the consent was collected: " + ", ".join(sorted(SOURCES)) + ".",
+        ),
+    ] = "import",
     default_country: Annotated[
         str | None,
         typer.Option(help="Country for numbers written without +, e.g. BR (default: workspace's)."),
@@ -65,6 +87,19 @@ def import_csv(
     """Create or update contacts from a CSV file; bad rows are reported, not guessed."""
     if not file.is_file():
         raise fail(f"No such file: {file}")
+    if to_list and not consent_text:
+        raise fail(
+            "--list subscribes these people to marketing texts, so declare how they opted in: "
+            'add --consent-text "<the words they agreed to, or where they opted in>", e.g. '
+            "--consent-text \"Checkout checkbox 'Text me offers' on acme.com\" (and "
+            "--consent-source signup_form if they used a form)."
+        )
+    consent = None
+    if consent_text is not None:
+        try:  # checked now, before --list creates a list
+            consent = imports.ImportConsent(consent_text, consent_source).checked()
+        except ValidationFailed as exc:
+            raise fail(exc.message) from None
     mapping = {}
     for item in column or []:
         source, sep, target = item.partition("=")
@@ -98,13 +133,14 @@ def import_csv(
                     file,
                     mapping=mapping or None,
                     list_id=list_id,
+                    consent=consent,
                     default_country=default_country,
                     on_progress=on_progress,
                 )
             return result, list_id, created
 
     result, list_id, created = run(work)
-    _print_report(result, to_list if list_id else None, created)
+    _print_report(result, to_list if list_id else None, created, consent is not None)
     if report is not None:
         with report.open("w", newline="", encoding="utf-8") as out:
             writer = csv.writer(out)
@@ -113,7 +149,9 @@ def import_csv(
         console.print(f"Rejected lines written to {report}.")
 
 
-def _print_report(result: imports.ImportReport, list_name: str | None, created: bool) -> None:
+def _print_report(
+    result: imports.ImportReport, list_name: str | None, created: bool, consented: bool
+) -> None:
     table = Table(title="Import", show_header=False, title_justify="left")
     table.add_row("rows read", str(result.rows))
     table.add_row("created", str(result.created))
@@ -124,6 +162,8 @@ def _print_report(result: imports.ImportReport, list_name: str | None, created: 
     if list_name:
         label = f"added to '{list_name}'" + (" (new list)" if created else "")
         table.add_row(label, str(result.added_to_list))
+    if consented:
+        table.add_row("consent recorded", str(result.consent_recorded))
     console.print(table)
     for row in result.rejected_rows[:SHOWN_REJECTIONS]:
         console.print(f"  line {row.line}: {row.reason}", highlight=False)

@@ -157,6 +157,7 @@ def render(
                 category=cast(templates.Category, kind or "marketing"),
                 extra_context=values,
                 language=lang,
+                link_base_url=platform.settings.base_url,
             )
 
     rendered, findings = run(work)

@@ -138,6 +138,11 @@ class Contact(Base):
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # The sender this contact last heard from; later messages reuse it (sticky sender).
     sticky_sender: Mapped[str | None] = mapped_column(String(32))
+    # Marketing consent in force since then (None: none recorded, or revoked); the history
+    # is in `consents`. Kept on the row so the send path and audiences read it in one place.
+    consented_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set by STOP (or its equivalents) and cleared by START; the number is then suppressed.
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -371,3 +376,91 @@ class Template(Base):
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Consent(Base):
+    """One consent event: granted or revoked, for the program (list_id None) or one list.
+
+    Append-only: rows are never updated, so the history shows what was agreed, when, where
+    and by whom. An erased contact's rows stay, without personal data, under its phone hash.
+    """
+
+    __tablename__ = "consents"
+    __table_args__ = (Index("ix_consents_contact", "contact_id", "id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    contact_id: Mapped[str | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    phone_hash: Mapped[str] = mapped_column(String(64))
+    list_id: Mapped[str | None] = mapped_column(ForeignKey("lists.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(16))  # granted | revoked
+    # signup_form, keyword, import, api, double_opt_in, ui
+    source: Mapped[str] = mapped_column(String(32))
+    consent_text: Mapped[str | None] = mapped_column(Text)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(500))
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Suppression(Base):
+    """A number that gets nothing but compliance replies: opted out, or erased.
+
+    Keyed by an HMAC of the number, so an erased contact leaves no readable number behind
+    and a re-import of it is still caught.
+    """
+
+    __tablename__ = "suppressions"
+    workspace_id: Mapped[str] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    phone_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(16))  # opt_out | erased
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEntry(Base):
+    """Who changed consent, opted a number out or in, exported or erased a contact, and when."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_workspace_at", "workspace_id", "id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    contact_id: Mapped[str | None] = mapped_column(String(32))  # kept after erasure, no FK
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SignupForm(Base):
+    """A hosted page (`/f/<slug>`) where people subscribe to a list themselves."""
+
+    __tablename__ = "signup_forms"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    list_id: Mapped[str] = mapped_column(ForeignKey("lists.id", ondelete="CASCADE"))
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    consent_text: Mapped[str] = mapped_column(Text)
+    double_opt_in: Mapped[bool] = mapped_column(Boolean, default=True)
+    welcome_message: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(16), default="en")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OptInRequest(Base):
+    """A double opt-in waiting for its YES: the consent is recorded only when it comes."""
+
+    __tablename__ = "opt_in_requests"
+    __table_args__ = (Index("ix_opt_in_requests_contact", "contact_id", "expires_at"),)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    contact_id: Mapped[str] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    list_id: Mapped[str] = mapped_column(ForeignKey("lists.id", ondelete="CASCADE"))
+    form_id: Mapped[str | None] = mapped_column(ForeignKey("signup_forms.id", ondelete="SET NULL"))
+    consent_text: Mapped[str] = mapped_column(Text)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

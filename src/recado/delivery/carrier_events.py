@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from recado.carriers.base import DeliveryReport, InboundSMS
-from recado.db.tables import Message, MessagePart, utcnow
+from recado.db.tables import Message, MessageEvent, MessagePart, utcnow
 from recado.delivery.status import transition
-from recado.domain.message_status import MessageStatus
-from recado.services import inbound
+from recado.domain.message_status import MessageStatus, sources_of
+from recado.services import inbound, status_callbacks
 
 log = logging.getLogger(__name__)
 _REPORT_STATUS = {
@@ -23,9 +26,15 @@ _REPORT_STATUS = {
 }
 # A report can overtake the commit that stores the carrier id; look again a few times.
 _LOOKUP_RETRIES = (0.05, 0.2, 0.5, 1.0, 2.0)
+REPORT_BATCH = 500
 
 
 class CarrierEventHandler:
+    """Applies delivery reports in batches: reports that arrive together share one
+    transaction, so a carrier reporting thousands a second is not held to one commit each.
+    Each caller still waits until its own report is stored (an SMPP receipt is only
+    acknowledged once it is durable)."""
+
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
@@ -33,6 +42,8 @@ class CarrierEventHandler:
     ) -> None:
         self.sessions = sessions
         self.on_inbound = on_inbound
+        self._waiting: list[_Pending] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     async def delivery_report(self, report: DeliveryReport) -> None:
         status = _REPORT_STATUS.get(report.status)
@@ -41,27 +52,7 @@ class CarrierEventHandler:
             return
         for pause in (0.0, *_LOOKUP_RETRIES):
             await asyncio.sleep(pause)
-            async with self.sessions() as session:
-                message, status = await _resolve(session, report, status)
-                if message is None:
-                    continue
-                if status is None:
-                    await session.commit()  # a part report that settles nothing yet
-                    return
-                now = report.at or utcnow()
-                extra: dict[str, object] = (
-                    {"delivered_at": now} if status is MessageStatus.DELIVERED else {}
-                )
-                if report.error_code:
-                    extra |= {
-                        "error_code": report.error_code,
-                        "error_message": report.error_message,
-                    }
-                detail = f"delivery report: {report.status}"
-                if report.error_code:
-                    detail += f" ({report.error_code}: {report.error_message})"
-                await transition(session, message, status, at=now, detail=detail, **extra)
-                await session.commit()
+            if await self._apply_soon(report, status):
                 return
         log.warning("delivery report for unknown message %s", report.carrier_message_id)
 
@@ -70,6 +61,164 @@ class CarrierEventHandler:
             await inbound.receive(session, sms)
         if self.on_inbound:
             self.on_inbound()
+
+    async def _apply_soon(self, report: DeliveryReport, status: MessageStatus) -> bool:
+        """Join the next batch; True once the report is stored, False if its message is
+        not known (yet)."""
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append(_Pending(report, status, done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(), name="delivery-reports")
+        return await done
+
+    async def _flush(self) -> None:
+        while self._waiting:
+            await asyncio.sleep(0)  # let the reports arriving right now join this batch
+            batch, self._waiting = self._waiting[:REPORT_BATCH], self._waiting[REPORT_BATCH:]
+            try:
+                found = await self._store(batch)
+            except Exception:  # one bad report must not cost the others: one by one
+                log.exception("a batch of %d delivery reports failed; retrying each", len(batch))
+                for pending in batch:
+                    try:
+                        pending.done.set_result((await self._store([pending]))[0])
+                    except Exception as error:
+                        pending.done.set_exception(error)
+                continue
+            for pending, applied in zip(batch, found, strict=True):
+                pending.done.set_result(applied)
+
+    async def _store(self, batch: list[_Pending]) -> list[bool]:
+        async with self.sessions() as session:
+            found = await _apply_all(session, batch)
+            await session.commit()
+        return found
+
+
+async def _apply_all(session: AsyncSession, batch: list[_Pending]) -> list[bool]:
+    """Record a batch of reports: their messages and parts are looked up together."""
+    by_connector: dict[str, set[str]] = defaultdict(set)
+    for pending in batch:
+        by_connector[pending.report.connector].add(pending.report.carrier_message_id)
+    parts: set[tuple[str, str]] = set()
+    messages: dict[tuple[str, str], Message] = {}
+    for connector, ids in by_connector.items():
+        rows = await session.execute(
+            select(MessagePart.carrier_message_id).where(
+                MessagePart.connector == connector, MessagePart.carrier_message_id.in_(ids)
+            )
+        )
+        parts.update((connector, carrier_id) for (carrier_id,) in rows)
+        for message in await session.scalars(
+            select(Message).where(
+                Message.connector == connector, Message.carrier_message_id.in_(ids)
+            )
+        ):
+            messages[(connector, message.carrier_message_id or "")] = message
+    found = []
+    whole: dict[tuple[MessageStatus, str | None, str | None], list[_Whole]] = defaultdict(list)
+    for pending in batch:
+        report = pending.report
+        key = (report.connector, report.carrier_message_id)
+        if key in parts:  # a part of a long text: settled part by part
+            found.append(await _apply(session, report, pending.status))
+        elif key in messages:
+            outcome = (pending.status, report.error_code, report.error_message)
+            whole[outcome].append(_Whole(messages[key], report))
+            found.append(True)
+        else:
+            found.append(False)
+    for (status, code, reason), items in whole.items():
+        await _settle_many(session, status, code, reason, items)
+    return found
+
+
+@dataclass(frozen=True)
+class _Whole:
+    message: Message
+    report: DeliveryReport
+
+
+async def _settle_many(
+    session: AsyncSession,
+    status: MessageStatus,
+    code: str | None,
+    reason: str | None,
+    items: list[_Whole],
+) -> None:
+    """Reports with the same outcome in one guarded UPDATE (the state machine decides which
+    messages may take it), their events in one INSERT, and their callbacks."""
+    now = utcnow()
+    values: dict[str, Any] = {"status": status.value, "updated_at": now}
+    if status is MessageStatus.DELIVERED:
+        values["delivered_at"] = now
+    if code:
+        values |= {"error_code": code, "error_message": reason}
+    moved = set(
+        await session.scalars(
+            update(Message)
+            .where(
+                Message.id.in_([item.message.id for item in items]),
+                Message.status.in_([s.value for s in sources_of(status)]),
+            )
+            .values(**values)
+            .returning(Message.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    detail = f"delivery report: {status.value}" + (f" ({code}: {reason})" if code else "")
+    changed = []
+    events = []
+    for item in items:
+        message = item.message
+        if message.id not in moved:
+            continue
+        at = item.report.at or now
+        for key, value in values.items():
+            setattr(message, key, value)
+        changed.append(message)
+        events.append(
+            {
+                "message_id": message.id,
+                "workspace_id": message.workspace_id,
+                "status": status.value,
+                "detail": detail,
+                "created_at": at,
+            }
+        )
+    if events:
+        await session.execute(insert(MessageEvent), events)
+        await status_callbacks.enqueue(session, changed, now)
+
+
+@dataclass(frozen=True)
+class _Pending:
+    report: DeliveryReport
+    status: MessageStatus
+    done: asyncio.Future[bool]
+
+
+async def _apply(session: AsyncSession, report: DeliveryReport, status: MessageStatus) -> bool:
+    """Record one report in the session; False when its message is not found."""
+    message, new_status = await _resolve(session, report, status)
+    if message is None:
+        return False
+    if new_status is not None:  # None: a part report that settles nothing yet
+        await _settle(session, message, report, new_status)
+    return True
+
+
+async def _settle(
+    session: AsyncSession, message: Message, report: DeliveryReport, new_status: MessageStatus
+) -> None:
+    now = report.at or utcnow()
+    extra: dict[str, Any] = {"delivered_at": now} if new_status is MessageStatus.DELIVERED else {}
+    if report.error_code:
+        extra |= {"error_code": report.error_code, "error_message": report.error_message}
+    detail = f"delivery report: {report.status}"
+    if report.error_code:
+        detail += f" ({report.error_code}: {report.error_message})"
+    await transition(session, message, new_status, at=now, detail=detail, **extra)
 
 
 async def _resolve(

@@ -12,14 +12,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
-from collections.abc import Callable, Mapping
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from recado.carriers.base import Connector, OutboundSMS, SubmitError
+from recado.carriers.base import Connector, OutboundSMS, SubmitError, SubmitResult
 from recado.db.tables import (
     Message,
     MessageEvent,
@@ -33,6 +36,7 @@ from recado.delivery.status import transition
 from recado.domain.message_status import MessageStatus
 from recado.domain.rate_limit import RateLimiter
 from recado.domain.routing import RouteRule, candidates
+from recado.services import status_callbacks
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
@@ -45,6 +49,11 @@ DEFAULT_RATE_MPS = 10.0
 # Senders' rates and routes are read again after this long: edits apply within seconds.
 CONFIG_TTL_SECONDS = 2.0
 THROTTLE_PAUSE = timedelta(seconds=1)
+_MESSAGES = cast(Table, Message.__table__)
+# Messages submitted together, at most: the carrier window a connector is offered.
+DEFAULT_WINDOW = 32
+# A group holds at most this long's worth of a sender's rate, so groups stay short bursts.
+GROUP_SECONDS = 0.02
 
 
 class Dispatcher:
@@ -61,7 +70,9 @@ class Dispatcher:
         connectors: Mapping[str, Connector] | None = None,
         submit_lease: timedelta = SUBMIT_LEASE,
         claim_lease: timedelta = CLAIM_LEASE,
+        window: int = DEFAULT_WINDOW,
     ) -> None:
+        self.window = window
         self.sessions = sessions
         self.monotonic = monotonic
         self.submit_lease = submit_lease
@@ -140,11 +151,13 @@ class Dispatcher:
             await self._release_due_schedules(session, now)
             batch = await self._claim(session, now)
             deadline = now + self.claim_lease * 7 / 8  # stop short of the lease's end
-            for index, message in enumerate(batch):
+            done = 0
+            for group in self._groups(batch):
                 if self.clock() >= deadline:  # a slow sender: let the lease not run out
-                    await self._release(session, batch[index:])
-                    return index
-                await self._submit(session, message)
+                    await self._release(session, batch[done:])
+                    return done
+                await self._send_group(session, group)
+                done += len(group)
         return len(batch)
 
     async def _load_sender_rates(self, session: AsyncSession) -> None:
@@ -184,7 +197,7 @@ class Dispatcher:
             .order_by(Message.id)
             .limit(self.batch_size)
         )
-        if session.bind.dialect.name == "postgresql":
+        if session.get_bind().dialect.name == "postgresql":
             due = due.with_for_update(skip_locked=True)
         claimed = await session.scalars(
             update(Message)
@@ -216,26 +229,103 @@ class Dispatcher:
         )
         await session.commit()
 
-    async def _submit(self, session: AsyncSession, message: Message) -> None:
+    def _groups(self, batch: list[Message]) -> Iterator[list[Message]]:
+        """Consecutive messages that go to the carriers together: at most `window` of them,
+        and per sender no more parts than its rate allows in `GROUP_SECONDS`, so a group is
+        one short burst that the sender's limits allow as a whole."""
+        group: list[Message] = []
+        parts: dict[str, int] = defaultdict(int)
+        for message in batch:
+            sender, cost = message.sender or "", max(1, message.segments)
+            cap = max(1, math.floor(self._rate(sender) * GROUP_SECONDS))
+            if group and (len(group) >= self.window or parts[sender] + cost > cap):
+                yield group
+                group, parts = [], defaultdict(int)
+            group.append(message)
+            parts[sender] += cost
+        if group:
+            yield group
+
+    async def _send_group(self, session: AsyncSession, group: list[Message]) -> None:
+        """Check, mark `sending`, submit concurrently, record: one commit before the carrier
+        calls (durable: a crash after it leaves `unknown`, never a resend) and one after."""
+        await self._wait_for_rate(group)
         now = self.clock()
-        verdict = await gate.may_send_now(session, message, now)
-        if not verdict.allowed:
-            if verdict.retry_at is not None:
-                await _back_to(
-                    session, message, MessageStatus.QUEUED, now, verdict.reason, verdict.retry_at
+        verdicts = await gate.check(session, group, now)
+        ready: list[tuple[Message, Connector]] = []
+        for message in group:
+            verdict = verdicts[message.id]
+            connector = self.route(message) if verdict.allowed else None
+            if not verdict.allowed:
+                await self._hold_back(session, message, verdict, now)
+            elif connector is None:
+                error = SubmitError(
+                    "no_route",
+                    f"no connected carrier route for {message.recipient}",
+                    temporary=True,
                 )
+                await self._refused(session, message, error)
             else:
-                await transition(
-                    session,
-                    message,
-                    MessageStatus.CANCELED,
-                    at=now,
-                    detail=verdict.reason,
-                    error_code="blocked",
-                    error_message=verdict.reason,
-                )
-            await session.commit()
+                ready.append((message, connector))
+        marked = await self._mark_sending(session, ready, self.clock())
+        await session.commit()
+        late = [m for m, _ in ready if m.id not in marked]
+        if late:  # canceled, or the recipient opted out, between the check and the mark
+            await self._recheck(session, late)
+        sending = [(m, c) for m, c in ready if m.id in marked]
+        if not sending:
             return
+        self._record_rate([m for m, _ in sending])
+        outcomes = await asyncio.gather(*(self._call(c, m) for m, c in sending))
+        await self._record_outcomes(session, sending, outcomes)
+        await session.commit()
+
+    async def _mark_sending(
+        self, session: AsyncSession, ready: list[tuple[Message, Connector]], at: datetime
+    ) -> set[str]:
+        """Mark the group `sending` in one guarded UPDATE; the ids it marked."""
+        if not ready:
+            return set()
+        marked = set(
+            await session.scalars(
+                update(Message)
+                .where(
+                    Message.id.in_([m.id for m, _ in ready]),
+                    Message.status == MessageStatus.QUEUED.value,
+                    gate.not_opted_out(),
+                )
+                .values(status=MessageStatus.SENDING.value, updated_at=at, lease_until=None)
+                .returning(Message.id)
+                .execution_options(synchronize_session=False)
+            )
+        )
+        events = []
+        for message, connector in ready:
+            if message.id not in marked:
+                continue
+            message.status = MessageStatus.SENDING.value
+            message.updated_at = at
+            events.append(
+                _event_row(message, f"attempt {message.attempts} via {connector.name}", at)
+            )
+        if events:
+            await session.execute(insert(MessageEvent), events)
+            await status_callbacks.enqueue(session, [m for m, _ in ready if m.id in marked], at)
+        return marked
+
+    async def _recheck(self, session: AsyncSession, messages: list[Message]) -> None:
+        for message in messages:
+            await session.refresh(message)
+        queued = [m for m in messages if m.status == MessageStatus.QUEUED.value]
+        if not queued:
+            return
+        now = self.clock()
+        verdicts = await gate.check(session, queued, now)
+        for message in queued:
+            await self._hold_back(session, message, verdicts[message.id], now)
+        await session.commit()
+
+    async def _call(self, connector: Connector, message: Message) -> SubmitResult | SubmitError:
         sms = OutboundSMS(
             message_id=message.id,
             sender=message.sender,
@@ -243,67 +333,99 @@ class Dispatcher:
             body=message.body,
             media_urls=tuple(message.media_urls or ()),
         )
-        connector = self.route(message)
-        if connector is None:
-            await self._refused(
-                session,
-                message,
-                SubmitError(
-                    "no_route",
-                    f"no connected carrier route for {message.recipient}",
-                    temporary=True,
-                ),
-            )
-            await session.commit()
-            return
-        marked = await transition(
-            session,
-            message,
-            MessageStatus.SENDING,
-            at=self.clock(),
-            detail=f"attempt {message.attempts} via {connector.name}",
-            lease_until=None,
-        )
-        if not marked:  # canceled a moment ago
-            await session.commit()
-            return
-        await session.commit()  # durable before the carrier call: a crash now means unknown
-        await self.pace(message)  # right before the call, so the limiter sees the real times
         try:
-            result = await connector.submit(sms)
+            return await connector.submit(sms)
         except SubmitError as error:
-            if error.outcome_unknown:
-                message.connector = connector.name  # where to reconcile it
-                await session.execute(
-                    update(Message).where(Message.id == message.id).values(connector=connector.name)
+            return error
+
+    async def _record_outcomes(
+        self,
+        session: AsyncSession,
+        sending: list[tuple[Message, Connector]],
+        outcomes: list[SubmitResult | SubmitError],
+    ) -> None:
+        """Sent ones in a few statements; refusals one by one (they are the rare case)."""
+        sent_at = self.clock()
+        sent: list[tuple[Message, Connector, SubmitResult]] = []
+        for (message, connector), outcome in zip(sending, outcomes, strict=True):
+            if isinstance(outcome, SubmitError):
+                if outcome.outcome_unknown:
+                    message.connector = connector.name  # where to reconcile it
+                    await session.execute(
+                        update(Message)
+                        .where(Message.id == message.id)
+                        .values(connector=connector.name)
+                    )
+                await self._refused(session, message, outcome)
+            else:
+                sent.append((message, connector, outcome))
+        if not sent:
+            return
+        await session.execute(
+            update(_MESSAGES)
+            .where(
+                _MESSAGES.c.id == bindparam("b_id"),
+                _MESSAGES.c.status == MessageStatus.SENDING.value,
+            )
+            .values(
+                status=MessageStatus.SENT.value,
+                carrier_message_id=bindparam("b_carrier_id"),
+                connector=bindparam("b_connector"),
+                sent_at=sent_at,
+                updated_at=sent_at,
+            ),
+            [
+                {"b_id": m.id, "b_carrier_id": r.carrier_message_id, "b_connector": c.name}
+                for m, c, r in sent
+            ],
+        )
+        events: list[dict[str, object]] = []
+        parts: list[dict[str, object]] = []
+        for message, connector, result in sent:
+            message.status = MessageStatus.SENT.value
+            message.carrier_message_id = result.carrier_message_id
+            message.connector = connector.name
+            message.sent_at = sent_at
+            detail = f"via {connector.name}, carrier id {result.carrier_message_id}"
+            events.append(_event_row(message, detail, sent_at, MessageStatus.SENT))
+            # Carriers that report on each part (SMPP, Vonage) get a row per part id.
+            if len(result.part_ids) > 1:
+                parts.extend(
+                    {
+                        "message_id": message.id,
+                        "part_no": number,
+                        "workspace_id": message.workspace_id,
+                        "connector": connector.name,
+                        "carrier_message_id": part_id,
+                        "status": MessageStatus.SENT.value,
+                    }
+                    for number, part_id in enumerate(result.part_ids, start=1)
                 )
-            await self._refused(session, message, error)
+        await session.execute(insert(MessageEvent), events)
+        if parts:
+            await session.execute(insert(MessagePart), parts)
+        await status_callbacks.enqueue(session, [m for m, _, _ in sent], sent_at)
+
+    async def _hold_back(
+        self, session: AsyncSession, message: Message, verdict: gate.Verdict, now: datetime
+    ) -> None:
+        """Not now (quiet hours: due again later) or never (canceled with the reason)."""
+        if verdict.allowed:  # the obstacle went away (a START): the next round sends it
+            await _back_to(session, message, MessageStatus.QUEUED, now, "retry", now)
+        elif verdict.retry_at is not None:
+            await _back_to(
+                session, message, MessageStatus.QUEUED, now, verdict.reason, verdict.retry_at
+            )
         else:
-            sent_at = self.clock()
             await transition(
                 session,
                 message,
-                MessageStatus.SENT,
-                at=sent_at,
-                detail=f"via {connector.name}, carrier id {result.carrier_message_id}",
-                carrier_message_id=result.carrier_message_id,
-                connector=connector.name,
-                sent_at=sent_at,
+                MessageStatus.CANCELED,
+                at=now,
+                detail=verdict.reason,
+                error_code=verdict.code or "blocked",
+                error_message=verdict.reason,
             )
-            # Carriers that report on each part (SMPP, Vonage) get a row per part id.
-            session.add_all(
-                MessagePart(
-                    message_id=message.id,
-                    part_no=number,
-                    workspace_id=message.workspace_id,
-                    connector=connector.name,
-                    carrier_message_id=part_id,
-                    status=MessageStatus.SENT.value,
-                )
-                for number, part_id in enumerate(result.part_ids, start=1)
-                if len(result.part_ids) > 1
-            )
-        await session.commit()
 
     def route(self, message: Message) -> Connector | None:
         """The connector for this message, or None when no route to it is connected."""
@@ -334,16 +456,31 @@ class Dispatcher:
         )
         self.bound = {(w, a): c for w, a, c in bound}
 
-    async def pace(self, message: Message) -> None:
-        """Wait until the sender's rate limit allows this message's parts to go."""
-        limiter = self.limiters.get(message.sender or "")
+    def _rate(self, sender: str) -> float:
+        return self.sender_rates.get(sender, DEFAULT_RATE_MPS)
+
+    def _limiter(self, sender: str) -> RateLimiter:
+        limiter = self.limiters.get(sender)
         if limiter is None:
-            rate = self.sender_rates.get(message.sender or "", DEFAULT_RATE_MPS)
-            limiter = self.limiters[message.sender or ""] = RateLimiter(rate)
-        cost = max(1, message.segments)
-        while (wait := limiter.wait_time(cost, self.monotonic())) > 0:  # noqa: ASYNC110
-            await asyncio.sleep(wait)
-        limiter.record(cost, self.monotonic())
+            limiter = self.limiters[sender] = RateLimiter(self._rate(sender))
+        return limiter
+
+    async def _wait_for_rate(self, group: list[Message]) -> None:
+        """Wait until every sender's limits allow the group's parts to go now."""
+        costs = _parts_by_sender(group)
+        while True:
+            now = self.monotonic()
+            wait = max(self._limiter(s).wait_time(cost, now) for s, cost in costs.items())
+            if wait <= 0:
+                return
+            await asyncio.sleep(wait)  # noqa: ASYNC110
+
+    def _record_rate(self, messages: list[Message]) -> None:
+        """Count the parts at the moment they go: right before the carrier calls, so the
+        limiter sees the real submit times (checking earlier only makes it stricter)."""
+        now = self.monotonic()
+        for sender, cost in _parts_by_sender(messages).items():
+            self._limiter(sender).record(cost, now)
 
     async def _refused(self, session: AsyncSession, message: Message, error: SubmitError) -> None:
         now = self.clock()
@@ -388,6 +525,25 @@ class Dispatcher:
             error_code=error.code,
             error_message=error.message,
         )
+
+
+def _parts_by_sender(messages: list[Message]) -> dict[str, int]:
+    costs: dict[str, int] = defaultdict(int)
+    for message in messages:
+        costs[message.sender or ""] += max(1, message.segments)
+    return costs
+
+
+def _event_row(
+    message: Message, detail: str, at: datetime, status: MessageStatus = MessageStatus.SENDING
+) -> dict[str, object]:
+    return {
+        "message_id": message.id,
+        "workspace_id": message.workspace_id,
+        "status": status.value,
+        "detail": detail,
+        "created_at": at,
+    }
 
 
 async def _back_to(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recado.db.tables import Message, MessageEvent
@@ -20,19 +20,26 @@ async def transition(
     *,
     at: datetime,
     detail: str | None = None,
+    guard: ColumnElement[bool] | None = None,
     **values: Any,
 ) -> bool:
     """Move `message` to `new` if the state machine allows it from its stored status.
 
     The UPDATE is guarded by the allowed source statuses, so two writers racing (a late
-    delivery report, a cancel) cannot move a message backwards. Returns False if it lost.
+    delivery report, a cancel) cannot move a message backwards. `guard` adds a condition that
+    must hold in the same statement (the recipient is still not suppressed). Returns False if
+    it lost.
     """
     allowed = sources_of(new)
+    statement = update(Message).where(
+        Message.id == message.id, Message.status.in_([s.value for s in allowed])
+    )
+    if guard is not None:
+        statement = statement.where(guard)
     result = await session.execute(
-        update(Message)
-        .where(Message.id == message.id, Message.status.in_([s.value for s in allowed]))
-        .values(status=new.value, updated_at=at, **values)
-        .execution_options(synchronize_session=False)
+        statement.values(status=new.value, updated_at=at, **values).execution_options(
+            synchronize_session=False
+        )
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False

@@ -41,6 +41,10 @@ class InboundText:
     body: str
     connector: str
     received_at: datetime
+    # What the compliance step did when the text was stored (in the same transaction):
+    # opted_out, opted_in, confirmed, help, flagged; None for an ordinary text.
+    compliance_action: str | None = None
+    compliance_language: str | None = None  # the keyword's language, for the reply
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,8 @@ class Handled:
 
     by: str
     reply: str | None = None
+    # "compliance" replies (STOP confirmations) reach even a number that just opted out.
+    reply_category: str = "transactional"
 
 
 StageHandler = Callable[[C], Awaitable[Handled | None]]

@@ -81,6 +81,18 @@ class CostEstimate:
     totals: Mapping[str, Decimal] = field(default_factory=dict)
     unpriced: int = 0  # messages to destinations no rate covers
 
+    def __add__(self, other: CostEstimate) -> CostEstimate:
+        """Both sets of messages together (a large audience is priced chunk by chunk)."""
+        totals = dict(self.totals)
+        for currency, amount in other.totals.items():
+            totals[currency] = totals.get(currency, Decimal(0)) + amount
+        return CostEstimate(
+            self.messages + other.messages,
+            self.parts + other.parts,
+            totals,
+            self.unpriced + other.unpriced,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "messages": self.messages,

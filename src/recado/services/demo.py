@@ -101,6 +101,12 @@ def sample_csv(count: int, seed: int = 7) -> str:
     return out.getvalue()
 
 
+# Sample people, made up: their "consent" is declared so campaigns can be tried on them.
+DEMO_CONSENT = imports.ImportConsent(
+    "Demo data: made-up sample contacts who 'opted in' on a demo signup form."
+)
+
+
 async def fill_workspace(session: AsyncSession, actor: Actor, count: int = 300) -> DemoReport:
     """Import `count` sample contacts and spread them over the demo lists."""
     text = sample_csv(count)
@@ -111,7 +117,9 @@ async def fill_workspace(session: AsyncSession, actor: Actor, count: int = 300) 
         list_id = await _list_named(session, actor, name)
         members = [r for r in rows if _belongs(name, r)]
         subset = io.BytesIO(_as_csv(members).encode())
-        report = await imports.import_contacts(session, actor, subset, list_id=list_id)
+        report = await imports.import_contacts(
+            session, actor, subset, list_id=list_id, consent=DEMO_CONSENT
+        )
         added[name] = report.added_to_list
     return DemoReport(everyone.created, everyone.updated, added)
 

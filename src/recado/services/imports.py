@@ -6,6 +6,11 @@ chunk is written with a few batched statements: one SELECT of the numbers that a
 one executemany INSERT of new contacts, one executemany UPDATE of existing ones, then inserts
 of missing tags and list memberships. Every chunk commits on its own, so a large file never
 holds one long transaction. The report counts every outcome and names the lines at fault.
+
+Consent: an import into a list subscribes people to marketing texts, so it must declare the
+consent basis (`ImportConsent`); an import without a list may declare one too. With it, each
+accepted row gets a consent record (appended in bulk like the contacts), suppressed numbers
+(opted out, erased) are rejected, and a column mapped to `consented_at` is each row's evidence.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import asyncio
 import contextlib
 import csv
 import io
+import ipaddress
 import json
 import os
 import re
@@ -25,7 +31,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from multiprocessing import get_context
 from operator import itemgetter
 from pathlib import Path
@@ -40,7 +46,16 @@ from sqlalchemy.sql.dml import Insert, Update
 from sqlalchemy.sql.elements import BindParameter
 
 from recado import metrics
-from recado.db.tables import Contact, ContactList, ContactTag, ListMember, Workspace, utcnow
+from recado.db.tables import (
+    Consent,
+    Contact,
+    ContactList,
+    ContactTag,
+    ListMember,
+    Suppression,
+    Workspace,
+    utcnow,
+)
 from recado.domain.contact_fields import (
     MAX_ATTRIBUTES,
     MAX_TAGS,
@@ -57,6 +72,14 @@ from recado.domain.roles import Permission
 from recado.errors import ValidationFailed
 from recado.ids import new_id
 from recado.services.actor import Actor
+from recado.services.consent import (
+    MAX_CONSENT_TEXT,
+    SOURCES,
+    SuppressionReason,
+    audit,
+    hashing_key,
+    phone_hash,
+)
 from recado.services.contacts import MAX_ATTRIBUTE_TEXT
 
 IGNORE = "ignore"
@@ -81,10 +104,23 @@ _ALIASES = {
     "timezone": "timezone time_zone tz fuso_horario zona_horaria",
     "external_id": "external_id externalid external_ref id_externo",
     "tags": "tags tag etiquetas labels",
+    "consented_at": (
+        "consented_at consent consent_date consent_time opt_in optin opted_in opt_in_date "
+        "optin_date opted_in_at opt_in_at consentimento data_consentimento "
+        "data_de_consentimento consentimiento fecha_consentimiento fecha_de_consentimiento"
+    ),
+    "consent_ip": "consent_ip ip ip_address opt_in_ip optin_ip",
 }
 _FIELD_OF_ALIAS = {alias: name for name, words in _ALIASES.items() for alias in words.split()}
 # Columns of Recado's own export that an import cannot set.
 _SYSTEM_COLUMNS = {"created_at", "updated_at"}
+# Per-row evidence of an opt-in: fields of an import that declares consent, not of a contact.
+CONSENT_FIELDS = ("consented_at", "consent_ip")
+_FIELDS = (*STANDARD_FIELDS, *CONSENT_FIELDS)
+_YES = frozenset({"yes", "y", "true", "1", "sim", "si", "sí"})
+_NO = frozenset({"no", "n", "false", "0", "não", "nao"})
+# Date-only values and zones ahead of UTC put a consent given today up to a day ahead of UTC.
+_CLOCK_SLACK = timedelta(days=1)
 
 _CLEANERS: dict[str, Callable[[str], str | None]] = {
     "first_name": lambda v: clean_text(v, "first_name"),
@@ -97,6 +133,8 @@ _CLEANERS: dict[str, Callable[[str], str | None]] = {
 _CONTACTS = cast(Table, Contact.__table__)
 _TAGS = cast(Table, ContactTag.__table__)
 _MEMBERS = cast(Table, ListMember.__table__)
+_CONSENTS = cast(Table, Consent.__table__)
+_SUPPRESSIONS = cast(Table, Suppression.__table__)
 _INSERTED_COLUMNS = (
     "id",
     "workspace_id",
@@ -110,6 +148,7 @@ _INSERTED_COLUMNS = (
     "region",
     "external_id",
     "attributes",
+    "consented_at",
     "created_at",
     "updated_at",
 )
@@ -131,6 +170,59 @@ _UPDATE_CONTACT = (
     .where(_CONTACTS.c.workspace_id == bindparam("b_workspace_id"))
     .values({name: bindparam(f"b_{name}") for name in _UPDATED_COLUMNS})
 )
+# Consent in force since the row's opt-in, for contacts that had none. Not after a STOP that
+# committed meanwhile: opt_out() sets opted_out_at and clears consented_at.
+_PUT_CONSENT_IN_FORCE = (
+    update(_CONTACTS)
+    .where(_CONTACTS.c.id == bindparam("b_id"))
+    .where(_CONTACTS.c.workspace_id == bindparam("b_workspace_id"))
+    .where(_CONTACTS.c.consented_at.is_(None), _CONTACTS.c.opted_out_at.is_(None))
+    .values(consented_at=bindparam("b_consented_at"), updated_at=bindparam("b_updated_at"))
+)
+_CONSENT_COLUMNS = (
+    "workspace_id",
+    "contact_id",
+    "phone_hash",
+    "list_id",
+    "action",
+    "source",
+    "consent_text",
+    "ip",
+    "recorded_by",
+    "created_at",
+)
+
+
+@dataclass(frozen=True)
+class ImportConsent:
+    """The consent basis an import declares for its rows: what the people agreed to, and how.
+
+    `consent_text` is the exact words they agreed to, or how they opted in ("Checkout checkbox
+    'Text me offers' on acme.com"); `source` is one of consent.SOURCES."""
+
+    consent_text: str
+    source: str = "import"
+
+    def checked(self) -> ImportConsent:
+        text = self.consent_text.strip()
+        if not text:
+            raise ValidationFailed(
+                "The consent text is empty: write the words people agreed to, or how they "
+                "opted in.",
+                field="consent_text",
+            )
+        if len(text) > MAX_CONSENT_TEXT:
+            raise ValidationFailed(
+                f"The consent text has more than {MAX_CONSENT_TEXT} characters.",
+                field="consent_text",
+            )
+        if self.source not in SOURCES:
+            choices = ", ".join(sorted(SOURCES))
+            raise ValidationFailed(
+                f"'{self.source}' is not a consent source: use one of {choices}.",
+                field="consent_source",
+            )
+        return ImportConsent(text, self.source)
 
 
 @dataclass(frozen=True)
@@ -154,7 +246,8 @@ class ImportReport:
     created: int = 0
     updated: int = 0
     unchanged: int = 0  # existing contacts the row would not change
-    added_to_list: int = 0  # with list_id: contacts that were not yet members
+    added_to_list: int = 0  # with list_id: contacts not yet subscribed (new or pending members)
+    consent_recorded: int = 0  # with a consent declaration: consent records added
     duplicates: int = 0
     rejected: int = 0
     rejected_rows: list[RejectedRow] = field(default_factory=list)  # the first MAX_LISTED
@@ -185,6 +278,7 @@ async def import_contacts(
     *,
     mapping: dict[str, str] | None = None,
     list_id: str | None = None,
+    consent: ImportConsent | None = None,
     default_country: str | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> ImportReport:
@@ -196,12 +290,21 @@ async def import_contacts(
     imported are reported with their line number and the reason; the others are imported.
     A file that cannot be read, or has no phone column, raises ValidationFailed before any
     row is written. `on_progress(rows_done, rows_total)` is called after each chunk.
+
+    `list_id` subscribes the contacts to that list, and requires `consent`. With `consent`,
+    every imported row gets a consent record (for the list, or the whole program without
+    one) and consent in force on its contact; suppressed numbers are rejected; a column
+    mapped to `consented_at` (`consent_ip`) gives each row's opt-in time or yes/no (its IP).
     """
     actor.require(Permission.MANAGE_AUDIENCE)
     workspace = await session.get(Workspace, actor.workspace_id)
     assert workspace is not None
     country = _check_country(default_country or workspace.default_country)
+    if consent is not None:
+        consent = consent.checked()
     if list_id is not None:
+        if consent is None:
+            raise _consent_required()
         await _check_list(session, actor.workspace_id, list_id)
     with _open_text(source) as (text, size), _cleaning_pool(size, country) as pool:
         delimiter, records = _survey(text)
@@ -214,11 +317,39 @@ async def import_contacts(
                 "names, such as phone,first_name,email.",
                 field="file",
             )
-        plan = _plan(header, mapping)
-        writer = _ChunkWriter(session, actor.workspace_id, list_id, plan.mapping)
+        plan = _plan(header, mapping, consent=consent is not None)
+        granting = None
+        if consent is not None:
+            # Committed now: a chunk rolled back on a race must not take a new key with it.
+            key = await hashing_key(session, actor.workspace_id)
+            await session.commit()
+            granting = _Granting(consent, key, actor.label)
+        writer = _ChunkWriter(session, actor.workspace_id, list_id, plan.mapping, granting)
         await _run(reader, plan, country, pool, writer, total, on_progress)
+    report = writer.report
+    if consent is not None:
+        detail = {
+            "list_id": list_id,
+            "source": consent.source,
+            "consent_text": consent.consent_text,
+            "rows": report.rows,
+            "consent_recorded": report.consent_recorded,
+            "rejected": report.rejected,
+        }
+        audit(session, actor.workspace_id, actor.label, "consent.imported", None, detail)
     await session.commit()
-    return writer.report
+    return report
+
+
+def _consent_required() -> ValidationFailed:
+    return ValidationFailed(
+        "Importing into a list subscribes people to marketing texts, so declare how they "
+        'opted in: the words they agreed to or where they opted in, such as "Checkout '
+        "checkbox 'Text me offers' on acme.com\". In the API send the form fields "
+        "consent_text (and consent_source, default import); on the command line use "
+        "--consent-text (and --consent-source).",
+        field="consent_text",
+    )
 
 
 def propose_mapping(header: list[str]) -> dict[str, str]:
@@ -230,7 +361,7 @@ def propose_mapping(header: list[str]) -> dict[str, str]:
     proposal: dict[str, str] = {}
     taken: set[str] = set()
     for column, key in zip(columns, keys, strict=True):
-        if key in STANDARD_FIELDS and key not in taken:
+        if key in _FIELDS and key not in taken:
             proposal[column] = key
             taken.add(key)
     for column, key in zip(columns, keys, strict=True):
@@ -264,9 +395,12 @@ class _Plan:
     tags: int | None
     attributes: tuple[tuple[int, str], ...]
     mapping: dict[str, str]
+    consented_at: int | None  # the opt-in evidence column, with an import that records consent
+    consent_ip: int | None
+    consent_columns: tuple[str, str]  # their names, for the reasons of rejected rows
 
 
-def _plan(header: list[str], mapping: dict[str, str] | None) -> _Plan:
+def _plan(header: list[str], mapping: dict[str, str] | None, *, consent: bool) -> _Plan:
     seen: set[str] = set()
     for column in header:
         if column and column in seen:
@@ -286,13 +420,24 @@ def _plan(header: list[str], mapping: dict[str, str] | None) -> _Plan:
             # The caller gave this field to another column: keep this one as an attribute,
             # or ignore it if its name is a field's ("Phone" when "Celular" is the phone).
             key = _header_key(column)
-            applied[column] = IGNORE if key in STANDARD_FIELDS else _attribute_target(key)
+            applied[column] = IGNORE if key in _FIELDS else _attribute_target(key)
     applied.update(explicit)
+    for column, target in applied.items():
+        if target in CONSENT_FIELDS and not consent:
+            if column in explicit:
+                raise ValidationFailed(
+                    f"The column '{column}' is mapped to {target}, evidence of each row's "
+                    "opt-in, but the import declares no consent basis: declare it too "
+                    "(consent_text, or --consent-text), or map the column to ignore.",
+                    field="mapping",
+                )
+            # Without a declaration there is no consent to record: the column stays data.
+            applied[column] = _attribute_target(_header_key(column))
 
     targets: dict[str, str] = {}  # field or attribute key -> the column that fills it
     fields: list[tuple[int, str]] = []
     attributes: list[tuple[int, str]] = []
-    phone = tags = None
+    phone = tags = consented_at = consent_ip = None
     for index, column in enumerate(header):
         target = applied[column] if column else IGNORE
         if target == IGNORE:
@@ -308,6 +453,10 @@ def _plan(header: list[str], mapping: dict[str, str] | None) -> _Plan:
             phone = index
         elif target == "tags":
             tags = index
+        elif target == "consented_at":
+            consented_at = index
+        elif target == "consent_ip":
+            consent_ip = index
         elif target.startswith(ATTRIBUTE):
             attributes.append((index, _check_attribute_key(column, target[len(ATTRIBUTE) :])))
         else:
@@ -332,6 +481,9 @@ def _plan(header: list[str], mapping: dict[str, str] | None) -> _Plan:
         tags=tags,
         attributes=tuple(attributes),
         mapping={column: applied[column] for column in header if column},
+        consented_at=consented_at,
+        consent_ip=consent_ip,
+        consent_columns=(targets.get("consented_at", ""), targets.get("consent_ip", "")),
     )
 
 
@@ -352,9 +504,9 @@ def _find_column(header: list[str], requested: str) -> str:
 
 def _check_target(column: str, target: str) -> str:
     value = target.strip()
-    if value in STANDARD_FIELDS or value == IGNORE or value.startswith(ATTRIBUTE):
+    if value in _FIELDS or value == IGNORE or value.startswith(ATTRIBUTE):
         return value
-    choices = ", ".join(STANDARD_FIELDS)
+    choices = ", ".join(_FIELDS)
     raise ValidationFailed(
         f"'{target}' (for the column '{column}') is not a field: use one of {choices}, "
         "attribute:<name> or ignore.",
@@ -522,6 +674,8 @@ class _Row(NamedTuple):
     values: dict[str, Any]  # cleaned, non-empty standard fields
     attributes: str  # JSON text, ready for the INSERT on SQLite and PostgreSQL alike
     tags: list[str]
+    consented_at: datetime | None  # the opt-in time the row gives; None: the import's time
+    ip: str | None  # where the opt-in came from, if the row says
 
 
 Cleaned = tuple[list[_Row], list[tuple[int, str]]]
@@ -530,15 +684,16 @@ Cleaned = tuple[list[_Row], list[tuple[int, str]]]
 def _clean_rows(records: list[tuple[int, list[str]]], plan: _Plan, country: str) -> Cleaned:
     rows: list[_Row] = []
     rejected: list[tuple[int, str]] = []
+    latest = datetime.now(UTC) + _CLOCK_SLACK
     for line, cells in records:
         try:
-            rows.append(_clean_row(line, cells, plan, country))
+            rows.append(_clean_row(line, cells, plan, country, latest))
         except ValidationFailed as exc:
             rejected.append((line, exc.message))
     return rows, rejected
 
 
-def _clean_row(line: int, cells: list[str], plan: _Plan, country: str) -> _Row:
+def _clean_row(line: int, cells: list[str], plan: _Plan, country: str, latest: datetime) -> _Row:
     if len(cells) > plan.width and any(cell.strip() for cell in cells[plan.width :]):
         raise ValidationFailed(
             f"The row has {len(cells)} cells but the header has {plan.width} columns; "
@@ -563,6 +718,12 @@ def _clean_row(line: int, cells: list[str], plan: _Plan, country: str) -> _Row:
                 f"Attribute '{key}' is longer than {MAX_ATTRIBUTE_TEXT} characters."
             )
     tags = clean_tags(cells[plan.tags]) if plan.tags is not None and plan.tags < width else []
+    consented_at = ip = None
+    if plan.consented_at is not None:
+        cell = cells[plan.consented_at] if plan.consented_at < width else ""
+        consented_at = _opt_in_time(cell, plan.consent_columns[0], latest)
+    if plan.consent_ip is not None and plan.consent_ip < width:
+        ip = _opt_in_ip(cells[plan.consent_ip], plan.consent_columns[1])
     return _Row(
         line,
         new_id("ct"),
@@ -572,7 +733,44 @@ def _clean_row(line: int, cells: list[str], plan: _Plan, country: str) -> _Row:
         values,
         json.dumps(attributes),
         tags,
+        consented_at,
+        ip,
     )
+
+
+def _opt_in_time(cell: str, column: str, latest: datetime) -> datetime | None:
+    """The opt-in time a row's evidence cell gives (None: yes, at the import's time), or why
+    the row has no opt-in."""
+    text = cell.strip()
+    if not text:
+        raise ValidationFailed(f"no opt-in in this row (column '{column}' is empty)")
+    word = text.casefold()
+    if word in _NO:
+        raise ValidationFailed(f"no opt-in in this row (column '{column}' says '{text}')")
+    if word in _YES:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+        # A time without a zone is read as UTC, like every time Recado stores.
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: year 1 with an offset east of UTC
+        raise ValidationFailed(
+            f"'{text}' in column '{column}' is not an opt-in date: use YYYY-MM-DD, an ISO 8601 "
+            "date and time such as 2024-05-31T14:30:00Z, or yes/no"
+        ) from None
+    if moment > latest:
+        raise ValidationFailed(f"'{text}' in column '{column}' is in the future")
+    return moment
+
+
+def _opt_in_ip(cell: str, column: str) -> str | None:
+    text = cell.strip()
+    if not text:
+        return None
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise ValidationFailed(f"'{text}' in column '{column}' is not an IP address") from None
 
 
 def _warm_up(country: str) -> None:
@@ -597,6 +795,8 @@ def _combine(earlier: _Row, later: _Row) -> _Row:
         {**earlier.values, **later.values},
         json.dumps(attributes),
         earlier.tags + [t for t in later.tags if t not in earlier.tags],
+        later.consented_at or earlier.consented_at,
+        later.ip or earlier.ip,
     )
 
 
@@ -700,6 +900,12 @@ class _Statements:
             ("list_id", "contact_id", "workspace_id", "status", "created_at", "updated_at"),
             dialect,
         )
+        self.insert_consents = _Bulk.of(insert(_CONSENTS), _CONSENT_COLUMNS, dialect)
+        self.put_consent_in_force = _Bulk.of(
+            _PUT_CONSENT_IN_FORCE,
+            ("b_consented_at", "b_updated_at", "b_id", "b_workspace_id"),
+            dialect,
+        )
         self._timestamp = _CONTACTS.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
 
     def timestamp(self, value: datetime) -> Any:
@@ -714,9 +920,19 @@ class _Outcome:
     updated: int = 0
     unchanged: int = 0
     added_to_list: int = 0
+    consent_recorded: int = 0
     written: list[_Row] = field(default_factory=list)
     continued: list[tuple[int, int]] = field(default_factory=list)  # (earlier line, line)
     rejected: list[tuple[int, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Granting:
+    """What an import that records consent needs for each chunk."""
+
+    consent: ImportConsent
+    key: str  # the workspace's suppression key
+    recorded_by: str
 
 
 class _ChunkWriter:
@@ -726,10 +942,12 @@ class _ChunkWriter:
         workspace_id: str,
         list_id: str | None,
         mapping: dict[str, str],
+        granting: _Granting | None,
     ) -> None:
         self.session = session
         self.workspace_id = workspace_id
         self.list_id = list_id
+        self.granting = granting
         self.report = ImportReport(mapping=mapping)
         # Number (as an int, to keep a million of them small) -> the line that last wrote it.
         self.seen: dict[int, int] = {}
@@ -765,6 +983,7 @@ class _ChunkWriter:
         report.updated += outcome.updated
         report.unchanged += outcome.unchanged
         report.added_to_list += outcome.added_to_list
+        report.consent_recorded += outcome.consent_recorded
         for row in outcome.written:
             self.seen[int(row.phone[1:])] = row.line
         metrics.CONTACTS_IMPORTED.labels("created").inc(outcome.created)
@@ -781,8 +1000,9 @@ class _ChunkWriter:
             return outcome
         if self._sql is None:
             self._sql = _Statements((await self.session.connection()).dialect)
-        sql, workspace_id = self._sql, self.workspace_id
-        now = sql.timestamp(utcnow())
+        sql, workspace_id, granting = self._sql, self.workspace_id, self.granting
+        moment = utcnow()
+        now = sql.timestamp(moment)
         existing = {
             r.phone: r
             for r in await self.session.execute(
@@ -792,19 +1012,32 @@ class _ChunkWriter:
                 )
             )
         }
+        hashes: dict[str, str] = {}
+        suppressed: dict[str, str] = {}
+        if granting is not None:
+            hashes = {phone: phone_hash(granting.key, phone) for phone in batch}
+            suppressed = await self._suppressed(list(hashes.values()))
         old_tags = await self._tags_of(
             [existing[p].id for p, row in batch.items() if row.tags and p in existing]
         )
         new_contacts: list[dict[str, Any]] = []
         changes: list[dict[str, Any]] = []
         tag_rows: list[dict[str, Any]] = []
+        consents: list[dict[str, Any]] = []
+        in_force: list[dict[str, Any]] = []  # existing contacts that had no consent in force
         ids: list[str] = []
         for phone, row in batch.items():
+            if suppressed and hashes[phone] in suppressed:
+                outcome.rejected.append((row.line, _suppressed_reason(suppressed[hashes[phone]])))
+                continue
+            granted_at = None
+            if granting is not None:
+                granted_at = now if row.consented_at is None else sql.timestamp(row.consented_at)
             current = existing.get(phone)
             change: dict[str, Any] | str | None = None
             if current is None:
                 contact_id = row.id
-                new_contacts.append(_new_contact(row, workspace_id, now))
+                new_contacts.append(_new_contact(row, workspace_id, now, granted_at))
                 tags = row.tags
             else:
                 contact_id = current.id
@@ -821,13 +1054,38 @@ class _ChunkWriter:
                     continue
                 if change is not None:
                     changes.append(change)
+                if granting is not None and current.consented_at is None:
+                    in_force.append(
+                        {
+                            "b_consented_at": granted_at,
+                            "b_updated_at": now,
+                            "b_id": contact_id,
+                            "b_workspace_id": workspace_id,
+                        }
+                    )
             for tag in tags:
                 tag_rows.append(
                     {"contact_id": contact_id, "tag": tag, "workspace_id": workspace_id}
                 )
+            earlier_line = self.seen.get(int(phone[1:]))
+            # One record per contact and import, even when a later chunk repeats the number.
+            if granting is not None and earlier_line is None:
+                consents.append(
+                    {
+                        "workspace_id": workspace_id,
+                        "contact_id": contact_id,
+                        "phone_hash": hashes[phone],
+                        "list_id": self.list_id,
+                        "action": "granted",
+                        "source": granting.consent.source,
+                        "consent_text": granting.consent.consent_text,
+                        "ip": row.ip,
+                        "recorded_by": granting.recorded_by,
+                        "created_at": granted_at,
+                    }
+                )
             ids.append(contact_id)
             outcome.written.append(row)
-            earlier_line = self.seen.get(int(phone[1:]))
             if earlier_line is not None:
                 outcome.continued.append((earlier_line, row.line))
             elif current is None:
@@ -838,10 +1096,23 @@ class _ChunkWriter:
                 outcome.unchanged += 1
         await sql.insert_contacts.run(self.session, new_contacts)
         await sql.update_contacts.run(self.session, changes)
+        await sql.put_consent_in_force.run(self.session, in_force)
         await sql.insert_tags.run(self.session, tag_rows)
         if self.list_id is not None and ids:
-            outcome.added_to_list = await self._subscribe(ids, now)
+            outcome.added_to_list = await self._subscribe(ids, moment, now)
+        await sql.insert_consents.run(self.session, consents)
+        outcome.consent_recorded = len(consents)
         return outcome
+
+    async def _suppressed(self, digests: list[str]) -> dict[str, str]:
+        """Phone hash -> why it is suppressed, for the suppressed ones among `digests`."""
+        rows = await self.session.execute(
+            select(_SUPPRESSIONS.c.phone_hash, _SUPPRESSIONS.c.reason).where(
+                _SUPPRESSIONS.c.workspace_id == self.workspace_id,
+                _SUPPRESSIONS.c.phone_hash.in_(_inline(digests)),
+            )
+        )
+        return {digest: reason for digest, reason in rows}
 
     async def _tags_of(self, contact_ids: list[str]) -> dict[str, set[str]]:
         tags: dict[str, set[str]] = {}
@@ -857,19 +1128,19 @@ class _ChunkWriter:
             tags.setdefault(contact_id, set()).add(tag)
         return tags
 
-    async def _subscribe(self, contact_ids: list[str], now: Any) -> int:
-        # Members already on the list keep their status: an import never resubscribes someone
-        # who left. The compliance issue will require a consent basis for marketing lists here.
+    async def _subscribe(self, contact_ids: list[str], moment: datetime, now: Any) -> int:
+        """Subscribe new members, and pending ones (a double opt-in not yet confirmed) since
+        the import declares their consent. Members who left keep their status: only the
+        person puts themselves back ("unsubscribed", "opted_out")."""
         assert self._sql is not None
-        members = set(
-            await self.session.scalars(
-                select(_MEMBERS.c.contact_id).where(
-                    _MEMBERS.c.workspace_id == self.workspace_id,
-                    _MEMBERS.c.list_id == self.list_id,
-                    _MEMBERS.c.contact_id.in_(_inline(contact_ids)),
-                )
+        members = await self.session.execute(
+            select(_MEMBERS.c.contact_id, _MEMBERS.c.status).where(
+                _MEMBERS.c.workspace_id == self.workspace_id,
+                _MEMBERS.c.list_id == self.list_id,
+                _MEMBERS.c.contact_id.in_(_inline(contact_ids)),
             )
         )
+        statuses: dict[str, str] = {contact_id: status for contact_id, status in members}
         rows = [
             {
                 "list_id": self.list_id,
@@ -880,10 +1151,28 @@ class _ChunkWriter:
                 "updated_at": now,
             }
             for contact_id in contact_ids
-            if contact_id not in members
+            if contact_id not in statuses
         ]
         await self._sql.insert_members.run(self.session, rows)
-        return len(rows)
+        pending = [c for c in contact_ids if statuses.get(c) == "pending"]
+        if pending:
+            await self.session.execute(
+                update(_MEMBERS)
+                .where(
+                    _MEMBERS.c.workspace_id == self.workspace_id,
+                    _MEMBERS.c.list_id == self.list_id,
+                    _MEMBERS.c.status == "pending",
+                    _MEMBERS.c.contact_id.in_(_inline(pending)),
+                )
+                .values(status="subscribed", updated_at=moment)
+            )
+        return len(rows) + len(pending)
+
+
+def _suppressed_reason(reason: str) -> str:
+    if reason == SuppressionReason.ERASED:
+        return "erased contact: only the person can subscribe again (a signup form)"
+    return "opted out: only the person can subscribe again (START or a signup form)"
 
 
 def _inline(values: list[str]) -> BindParameter[Any]:
@@ -906,6 +1195,7 @@ _READ_COLUMNS = (
     "timezone_explicit",
     "external_id",
     "attributes",
+    "consented_at",
 )
 
 
@@ -918,7 +1208,7 @@ def _zone(row: _Row) -> tuple[str | None, bool]:
     return given, True
 
 
-def _new_contact(row: _Row, workspace_id: str, now: Any) -> dict[str, Any]:
+def _new_contact(row: _Row, workspace_id: str, now: Any, consented_at: Any) -> dict[str, Any]:
     values = row.values
     zone, explicit = _zone(row)
     return {
@@ -934,6 +1224,7 @@ def _new_contact(row: _Row, workspace_id: str, now: Any) -> dict[str, Any]:
         "region": row.region,
         "external_id": values.get("external_id"),
         "attributes": row.attributes,
+        "consented_at": consented_at,
         "created_at": now,
         "updated_at": now,
     }

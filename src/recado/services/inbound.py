@@ -22,9 +22,11 @@ from recado.carriers.base import InboundSMS
 from recado.db.tables import Contact, Message, MessageEvent, Sender, Workspace, utcnow
 from recado.domain.encoding import analyze
 from recado.domain.inbound_pipeline import (
+    OPT_OUT_KEYWORDS,
     Handled,
     InboundText,
     Pipeline,
+    Stage,
     StageFailure,
     default_stages,
 )
@@ -33,7 +35,7 @@ from recado.domain.phone import parse_phone
 from recado.domain.roles import Permission
 from recado.errors import Conflict, InvalidPhoneNumber, NotFound, RecadoError, ValidationFailed
 from recado.ids import new_id
-from recado.services import messaging
+from recado.services import compliance_inbound, messaging
 from recado.services.actor import Actor, system_actor
 from recado.services.contacts_lookup import ensure_contact
 
@@ -52,6 +54,8 @@ class InboundContext:
 
 
 PIPELINE: Pipeline[InboundContext] = Pipeline(default_stages())
+# Compliance is not optional: its stage is built in rather than loaded from STAGE_MODULES.
+PIPELINE.register(Stage(OPT_OUT_KEYWORDS, compliance_inbound.answer))
 
 # Modules that register stages on PIPELINE when imported; loaded before the first text.
 STAGE_MODULES: tuple[str, ...] = ()
@@ -69,10 +73,11 @@ async def receive(
     if workspace is None:
         log.warning("inbound text to %s, a number no workspace has", sms.recipient)
         return None
-    message = await _store(session, workspace, sms)
-    if message is None:
+    stored = await _store(session, workspace, sms)
+    if stored is None:
         return None
-    await classify(session, _text_of(message), pipeline or PIPELINE)
+    message, action = stored
+    await classify(session, _text_of(message, action), pipeline or PIPELINE)
     await session.refresh(message)  # a failed stage's rollback expired it
     return message
 
@@ -205,7 +210,9 @@ async def received_message(
     return message
 
 
-async def _store(session: AsyncSession, workspace: Workspace, sms: InboundSMS) -> Message | None:
+async def _store(
+    session: AsyncSession, workspace: Workspace, sms: InboundSMS
+) -> tuple[Message, compliance_inbound.Action | None] | None:
     try:
         phone = parse_phone(sms.sender, workspace.default_country)
     except InvalidPhoneNumber:
@@ -243,12 +250,41 @@ async def _store(session: AsyncSession, workspace: Workspace, sms: InboundSMS) -
             created_at=now,
         )
     )
+    # STOP and its kin take effect in the transaction that stores the text: once the text is
+    # stored, no marketing message can pass the dispatcher's last check for this number.
+    action = None
     try:
+        await session.flush()
+        if contact is not None:
+            action = await _compliance_step(session, workspace, contact, message)
         await session.commit()
     except IntegrityError:
         await session.rollback()
         return None
-    return message
+    return message, action
+
+
+async def _compliance_step(
+    session: AsyncSession, workspace: Workspace, contact: Contact, message: Message
+) -> compliance_inbound.Action | None:
+    """The compliance step in a savepoint: a bug there must not lose the text itself."""
+    try:
+        async with session.begin_nested():
+            return await compliance_inbound.on_store(session, workspace, contact, message)
+    except IntegrityError:
+        raise
+    except Exception:
+        log.exception("compliance step failed on inbound message %s", message.id)
+        session.add(
+            MessageEvent(
+                message_id=message.id,
+                workspace_id=workspace.id,
+                status=MessageStatus.RECEIVED.value,
+                detail="compliance step failed; an agent should read this text (see the logs)",
+                created_at=message.created_at,
+            )
+        )
+        return None
 
 
 async def _reply(session: AsyncSession, text: InboundText, handled: Handled) -> None:
@@ -262,7 +298,7 @@ async def _reply(session: AsyncSession, text: InboundText, handled: Handled) -> 
                 to=text.sender,
                 body=handled.reply,
                 sender=text.recipient,
-                category="transactional",
+                category=handled.reply_category,  # type: ignore[arg-type]
                 track_links=False,
             ),
             idempotency_key=f"reply:{text.message_id}",
@@ -281,7 +317,7 @@ async def _reply(session: AsyncSession, text: InboundText, handled: Handled) -> 
     await session.commit()
 
 
-def _text_of(message: Message) -> InboundText:
+def _text_of(message: Message, action: compliance_inbound.Action | None = None) -> InboundText:
     return InboundText(
         message_id=message.id,
         workspace_id=message.workspace_id,
@@ -291,6 +327,8 @@ def _text_of(message: Message) -> InboundText:
         body=message.body,
         connector=message.connector or "",
         received_at=message.created_at,
+        compliance_action=action.kind if action else None,
+        compliance_language=action.language if action else None,
     )
 
 

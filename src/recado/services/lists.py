@@ -19,9 +19,17 @@ from recado.db.tables import Contact, ContactList, ListMember, Workspace, utcnow
 from recado.domain.contact_fields import clean_text
 from recado.domain.phone import parse_phone
 from recado.domain.roles import Permission
-from recado.errors import Conflict, InvalidPhoneNumber, NotFound, ValidationFailed
+from recado.errors import (
+    Conflict,
+    InvalidPhoneNumber,
+    NotFound,
+    RecipientOptedOut,
+    ValidationFailed,
+)
 from recado.ids import new_id
+from recado.services import consent
 from recado.services.actor import Actor
+from recado.services.consent import ConsentClaim
 from recado.services.contacts import UNSET, Unset, check_cursor, looks_like_id, single_line
 from recado.services.contacts_lookup import ensure_contact
 
@@ -33,6 +41,7 @@ class MemberStatus(StrEnum):
     SUBSCRIBED = "subscribed"
     UNSUBSCRIBED = "unsubscribed"
     PENDING = "pending"  # waiting for a confirmation (double opt-in)
+    OPTED_OUT = "opted_out"  # taken off by the person's STOP; their START puts it back
 
 
 @dataclass(frozen=True)
@@ -145,11 +154,14 @@ async def add_members(
     contact_ids: Sequence[str] = (),
     phones: Sequence[str] = (),
     status: MemberStatus = MemberStatus.SUBSCRIBED,
+    claim: ConsentClaim | None = None,
 ) -> MembersAdded:
     """Add contacts by id, and by number (creating contacts for new numbers).
 
     A contact already on the list keeps its status: adding someone who unsubscribed does not
     subscribe them again. Ids and numbers that cannot be used are reported, not fatal.
+    With `claim`, each contact's opt-in to this list is recorded (and a number that opted
+    out is refused); without it, members get no marketing until their consent is recorded.
     """
     actor.require(Permission.MANAGE_AUDIENCE)
     if not contact_ids and not phones:
@@ -161,11 +173,11 @@ async def add_members(
             field="contact_ids",
         )
     try:
-        return await _add_members(session, actor, list_id, contact_ids, phones, status)
+        return await _add_members(session, actor, list_id, contact_ids, phones, status, claim)
     except IntegrityError:
         # A concurrent request added some of the same contacts first: count again.
         await session.rollback()
-        return await _add_members(session, actor, list_id, contact_ids, phones, status)
+        return await _add_members(session, actor, list_id, contact_ids, phones, status, claim)
 
 
 async def _add_members(
@@ -175,7 +187,10 @@ async def _add_members(
     contact_ids: Sequence[str],
     phones: Sequence[str],
     status: MemberStatus,
+    claim: ConsentClaim | None,
 ) -> MembersAdded:
+    if status == MemberStatus.OPTED_OUT:
+        raise ValidationFailed(_OPTED_OUT_IS_THEIRS, field="status")
     contact_list = await _get(session, actor, list_id)
     result = MembersAdded()
     wanted: list[str] = []  # in request order; a contact named twice counts once as present
@@ -216,22 +231,24 @@ async def _add_members(
         )
     )
     now = utcnow()
+    if claim is not None:  # grant() adds the missing members as it records their consent
+        wanted = await _record_consent(session, actor, contact_list.id, wanted, claim, result)
     for contact_id in wanted:
         if contact_id in present:
             result.already_present += 1
             continue
         present.add(contact_id)
-        # Compliance hook: record here the consent behind a new "subscribed" member.
-        session.add(
-            ListMember(
-                list_id=contact_list.id,
-                contact_id=contact_id,
-                workspace_id=actor.workspace_id,
-                status=status.value,
-                created_at=now,
-                updated_at=now,
+        if claim is None:
+            session.add(
+                ListMember(
+                    list_id=contact_list.id,
+                    contact_id=contact_id,
+                    workspace_id=actor.workspace_id,
+                    status=status.value,
+                    created_at=now,
+                    updated_at=now,
+                )
             )
-        )
         result.added += 1
     await session.commit()
     return result
@@ -250,8 +267,12 @@ async def set_member_status(
 ) -> Member:
     actor.require(Permission.MANAGE_AUDIENCE)
     new_status = parse_status(status)
+    if new_status == MemberStatus.OPTED_OUT:
+        raise ValidationFailed(_OPTED_OUT_IS_THEIRS, field="status")
     member = await _get_member(session, actor, list_id, contact_id)
-    # Compliance hook: a change to "subscribed" must carry (and store) the contact's consent.
+    if new_status == MemberStatus.SUBSCRIBED:
+        # Only the person lifts their own opt-out; nobody resubscribes them from outside.
+        await consent.require_not_suppressed(session, actor.workspace_id, member.contact.phone)
     if member.membership.status != new_status.value:
         member.membership.status = new_status.value
         member.membership.updated_at = utcnow()
@@ -285,6 +306,48 @@ async def list_members(
     )
     next_cursor = rows[limit - 1][0].contact_id if len(rows) > limit else None
     return [Member(m, c) for m, c in rows[:limit]], next_cursor
+
+
+_OPTED_OUT_IS_THEIRS = (
+    "opted_out is set by the person's STOP; to record an opt-out you received another way, "
+    "POST /v1/contacts/{id}/opt-out."
+)
+
+
+async def _record_consent(
+    session: AsyncSession,
+    actor: Actor,
+    list_id: str,
+    wanted: list[str],
+    claim: ConsentClaim,
+    result: MembersAdded,
+) -> list[str]:
+    """Record each contact's opt-in to the list; suppressed numbers are rejected instead."""
+    claim = ConsentClaim(
+        source=claim.source,
+        consent_text=claim.consent_text,
+        list_id=list_id,
+        ip=claim.ip,
+        user_agent=claim.user_agent,
+    ).checked()
+    contacts = {
+        c.id: c
+        for c in await session.scalars(
+            select(Contact).where(
+                Contact.workspace_id == actor.workspace_id, Contact.id.in_(set(wanted))
+            )
+        )
+    }
+    granted: list[str] = []
+    for contact_id in dict.fromkeys(wanted):
+        contact = contacts[contact_id]
+        try:
+            await consent.grant(session, contact, claim, by=actor.label)
+        except RecipientOptedOut as exc:
+            result.rejected.append(Rejected(contact.phone, exc.message))
+            continue
+        granted.append(contact_id)
+    return granted
 
 
 def parse_status(value: str) -> MemberStatus:

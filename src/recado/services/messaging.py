@@ -28,14 +28,23 @@ from recado.domain.pricing import RateCard
 from recado.domain.roles import Permission
 from recado.domain.templates import RenderContext, compile_template
 from recado.domain.workspace_settings import WorkspaceSettings, read_settings
-from recado.errors import IdempotencyConflict, NotFound, RecadoError, ValidationFailed
+from recado.errors import (
+    ConsentRequired,
+    FrequencyCapped,
+    IdempotencyConflict,
+    NotFound,
+    RecadoError,
+    ValidationFailed,
+)
 from recado.ids import new_id
-from recado.services import links, pricing, status_callbacks
+from recado.services import compliance_rules, consent, links, pricing, status_callbacks
 from recado.services.actor import Actor
 from recado.services.contacts_lookup import ensure_contact
 from recado.services.templates import template_fields
 
-Category = Literal["marketing", "transactional"]
+# "compliance" is the platform's own: STOP confirmations and HELP answers, which must reach
+# even a number that just opted out. The API does not accept it.
+Category = Literal["marketing", "transactional", "compliance"]
 MAX_BODY_CHARACTERS = 1600  # the longest text carriers accept as one concatenated SMS
 MAX_MEDIA = 10
 MAX_SCHEDULE_AHEAD = timedelta(days=35)
@@ -107,6 +116,11 @@ async def send_message(
     callback = _check_callback(request.status_callback)
     send_at = _check_send_at(request.send_at)
     contact = await ensure_contact(session, actor.workspace_id, to)
+    if request.category != "compliance":
+        await consent.require_not_suppressed(session, actor.workspace_id, to.e164)
+    deferral = None
+    if request.category == "marketing":
+        send_at, deferral = await _marketing_checks(session, contact, send_at)
     # Sticky sender: a contact keeps hearing from the number it heard from before.
     sender = await _pick_sender(
         session,
@@ -153,6 +167,8 @@ async def send_message(
         updated_at=now,
     )
     detail = f"scheduled for {send_at.isoformat()}" if send_at else "waiting for the dispatcher"
+    if deferral:
+        detail = f"{detail}: {deferral}"
     try:
         # Any flush may hit the unique key of a concurrent twin, so all of it is in the try.
         session.add(message)
@@ -310,6 +326,35 @@ def _check_body(body: str, media: tuple[str, ...]) -> str:
             field="body",
         )
     return body
+
+
+async def _marketing_checks(
+    session: AsyncSession, contact: Contact, send_at: datetime | None
+) -> tuple[datetime | None, str | None]:
+    """Consent, frequency cap and quiet hours, checked at accept time (and again at send).
+
+    Returns the send time, moved to the next allowed moment when the requested one falls in
+    the recipient's quiet hours, and a note saying why it moved.
+    """
+    if contact.consented_at is None:
+        raise ConsentRequired(
+            f"{contact.phone} has no recorded marketing consent. Record it first "
+            f"(POST /v1/contacts/{contact.id}/consents, a signup form, or an import that "
+            "declares its consent basis), or send it as a transactional message if it is one.",
+            field="to",
+        )
+    now = utcnow()
+    rules = await compliance_rules.for_workspace(session, contact.workspace_id)
+    capped = await rules.frequency(session, contact, now)
+    if capped is not None:
+        raise FrequencyCapped(
+            f"{capped}. Try again later or raise the cap in the workspace's compliance settings.",
+            field="to",
+        )
+    window = rules.quiet_hours(contact, send_at or now)
+    if window.next_allowed > (send_at or now):
+        return window.next_allowed, f"deferred out of {window.explanation}"
+    return send_at, None
 
 
 _TEMPLATE_MARK = re.compile(r"\{\{|\{%")

@@ -74,15 +74,17 @@ async def enqueue(session: AsyncSession, messages: Iterable[Message], at: dateti
 
 
 async def _workspace_urls(session: AsyncSession, workspace_ids: set[str]) -> dict[str, str]:
-    rows = await session.execute(
-        select(Workspace.id, Workspace.settings).where(Workspace.id.in_(workspace_ids))
-    )
-    urls = {}
-    for workspace_id, raw in rows:
-        url = read_settings(raw).webhook_url
-        if url:
-            urls[workspace_id] = url
-    return urls
+    """Each workspace's default callback URL, read once per session (a batch of status
+    changes then costs one query, not one per message)."""
+    known: dict[str, str | None] = session.info.setdefault("webhook_urls", {})
+    missing = workspace_ids - known.keys()
+    if missing:
+        rows = await session.execute(
+            select(Workspace.id, Workspace.settings).where(Workspace.id.in_(missing))
+        )
+        for workspace_id, raw in rows:
+            known[workspace_id] = read_settings(raw).webhook_url
+    return {w: url for w in workspace_ids if (url := known.get(w))}
 
 
 async def deliveries_of(

@@ -4,13 +4,14 @@ A preview renders a body the way a send would: the brand from the workspace sett
 contact's fields, the opt-out footer on marketing texts in the contact's language, smart
 encoding if the workspace uses it, and the price of each text from the workspace's rate
 card. Recipients whose text cannot be written (a variable without a fallback is missing) are
-listed apart, with what they lack: they would not be sent.
+listed apart, with what they lack: they would not be sent. A preview of a list renders every
+subscribed member for the totals, and shows a sample of them in detail.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final, Literal
@@ -20,10 +21,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recado.db.pages import page_by_id
-from recado.db.tables import Contact, Sender, Template, Workspace, utcnow
+from recado.db.tables import (
+    Contact,
+    ContactList,
+    ListMember,
+    Sender,
+    Template,
+    Workspace,
+    utcnow,
+)
 from recado.domain.contact_fields import clean_language
 from recado.domain.encoding import analyze
 from recado.domain.footer import with_footer
+from recado.domain.links import link_base
 from recado.domain.lint import Finding, lint
 from recado.domain.pricing import CostEstimate, RateCard, total_cost
 from recado.domain.roles import Permission
@@ -47,6 +57,7 @@ Category = Literal["marketing", "transactional"]
 MAX_SAMPLE_SIZE: Final = 100
 MAX_CONTEXT_KEYS: Final = 100
 MAX_USE_CASE: Final = 64
+LIST_CHUNK: Final = 1000  # members rendered per query when a whole list is previewed
 _CONTEXT_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
@@ -192,12 +203,24 @@ class RecipientRender:
 
 
 @dataclass(frozen=True)
+class AudienceTotals:
+    """A whole list rendered: its subscribed members, and how many of them would be sent."""
+
+    list_id: str
+    members: int
+    sendable: int
+    broken: int  # a variable without fallback missing, the data breaks it, or the text is empty
+
+
+@dataclass(frozen=True)
 class Preview:
     """A body rendered for a contact and a sample of recipients, with lint and cost.
 
     `recipients` are the sendable renders (the asked-for contact first), `broken` the ones
     that would not be sent, `cost` the price of the sendable ones. `example` shows the text
-    with a typical value for every variable, as lint measures it.
+    with a typical value for every variable, as lint measures it. With a list, `audience`
+    counts every subscribed member and `cost` prices all the sendable ones, while
+    `recipients` and `broken` show at most `sample_size` members each.
     """
 
     category: Category
@@ -209,6 +232,7 @@ class Preview:
     findings: list[Finding]
     cost: CostEstimate
     example: RecipientRender | None
+    audience: AudienceTotals | None = None
 
 
 async def render_preview(
@@ -223,22 +247,35 @@ async def render_preview(
     language: str | None = None,
     sender: str | None = None,
     audience: Sequence[Contact] | None = None,
+    list_id: str | None = None,
+    link_base_url: str | None = None,
 ) -> Preview:
     """Render `body` for `contact_id` and for a sample of recipients.
 
     The sample is `audience` when given (a campaign passes a sample of its own audience),
-    else the workspace's first `sample_size` contacts by id. `language` is the template's:
-    it writes the footer and dates of contacts who have no language of their own.
+    else the workspace's first `sample_size` contacts by id. With `list_id`, every
+    subscribed member of the list is rendered and priced, and `sample_size` of them are
+    shown. `language` is the template's: it writes the footer and dates of contacts who have
+    no language of their own. `link_base_url` is Recado's public URL, the home of short
+    links when the workspace has no short domain (lint flags links elsewhere).
     """
     actor.require(Permission.READ)
     if not 0 <= sample_size <= MAX_SAMPLE_SIZE:
         raise ValidationFailed(
             f"sample_size is between 0 and {MAX_SAMPLE_SIZE}.", field="sample_size"
         )
+    if audience is not None and list_id is not None:
+        raise TypeError("pass an audience or a list_id, not both")
     template = compiled(body)
     language = _language(language) if language else None
-    renderer = await _renderer(session, actor, category, extra_context, language, sender)
+    renderer = await _renderer(
+        session, actor, category, extra_context, language, sender, link_base_url
+    )
     contact = await _contact(session, actor, contact_id) if contact_id else None
+    if list_id is not None:
+        return await _list_preview(
+            session, actor, renderer, template, body, contact, list_id, sample_size
+        )
     if audience is None:
         audience = await _sample(session, actor.workspace_id, sample_size)
     chosen = renderer.render(template, contact) if contact else None
@@ -272,13 +309,16 @@ async def render_message(
     extra_context: Mapping[str, Any] | None = None,
     language: str | None = None,
     sender: str | None = None,
+    link_base_url: str | None = None,
 ) -> tuple[RecipientRender, list[Finding]]:
     """The text of `body` for one contact, or for nobody (only the context and the
     template's fallbacks), with the lint findings."""
     actor.require(Permission.READ)
     template = compiled(body)
     language = _language(language) if language else None
-    renderer = await _renderer(session, actor, category, extra_context, language, sender)
+    renderer = await _renderer(
+        session, actor, category, extra_context, language, sender, link_base_url
+    )
     contact = await _contact(session, actor, contact_id) if contact_id else None
     return renderer.render(template, contact), renderer.lint(body)
 
@@ -290,13 +330,69 @@ async def lint_template(
     *,
     category: Category,
     language: str | None = None,
+    link_base_url: str | None = None,
 ) -> list[Finding]:
     """Lint with the workspace's brand, short-link domain, part limit and footer texts.
 
-    A syntax error is a finding here, not an error: lint is advice on a draft."""
+    Short links live on the workspace's short domain, else on `link_base_url` (Recado's
+    public URL): a URL elsewhere is flagged as not shortened. A syntax error is a finding
+    here, not an error: lint is advice on a draft."""
     actor.require(Permission.READ)
     workspace, settings = await _workspace(session, actor.workspace_id)
-    return _lint(body, category, _language(language) if language else None, workspace, settings)
+    return _lint(
+        body,
+        category,
+        _language(language) if language else None,
+        workspace,
+        settings,
+        link_base_url,
+    )
+
+
+async def _list_preview(
+    session: AsyncSession,
+    actor: Actor,
+    renderer: _Renderer,
+    template: MessageTemplate,
+    body: str,
+    contact: Contact | None,
+    list_id: str,
+    sample_size: int,
+) -> Preview:
+    """Every subscribed member of the list rendered and priced; `sample_size` of the
+    sendable and of the broken ones kept for detail, after the asked-for contact."""
+    await _check_list(session, actor, list_id)
+    chosen = renderer.render(template, contact) if contact else None
+    shown_first = contact.id if contact else None  # the asked-for contact, shown once
+    shown_ok: list[RecipientRender] = []
+    shown_broken: list[RecipientRender] = []
+    cost = CostEstimate()
+    members = broken = 0
+    async for chunk in _subscribed_members(session, actor.workspace_id, list_id):
+        renders = [renderer.render(template, member) for member in chunk]
+        sendable = [r for r in renders if r.ok]
+        members += len(renders)
+        broken += len(renders) - len(sendable)
+        cost += total_cost(
+            renderer.card, ((r.phone or "", r.parts, renderer.sender_kind) for r in sendable)
+        )
+        for render in renders:
+            shown = shown_ok if render.ok else shown_broken
+            if len(shown) < sample_size and render.contact_id != shown_first:
+                shown.append(render)
+    first = [chosen] if chosen else []
+    return Preview(
+        category=renderer.category,
+        language=renderer.language,
+        variables=template.variables,
+        contact=chosen,
+        recipients=[r for r in first if r.ok] + shown_ok,
+        broken=[r for r in first if not r.ok] + shown_broken,
+        findings=renderer.lint(body),
+        cost=cost,
+        example=renderer.example(template),
+        audience=AudienceTotals(list_id, members, members - broken, broken),
+    )
 
 
 # --- internals ---------------------------------------------------------------------------------
@@ -313,6 +409,7 @@ class _Renderer:
     language: str | None
     card: RateCard
     sender_kind: str | None
+    link_base_url: str | None
 
     def render(self, template: MessageTemplate, contact: Contact | None) -> RecipientRender:
         fields = template_fields(contact) if contact else {}
@@ -333,7 +430,9 @@ class _Renderer:
         return self._measure(None, self.language, rendered.text, rendered.missing, None)
 
     def lint(self, body: str) -> list[Finding]:
-        return _lint(body, self.category, self.language, self.workspace, self.settings)
+        return _lint(
+            body, self.category, self.language, self.workspace, self.settings, self.link_base_url
+        )
 
     def _measure(
         self,
@@ -375,6 +474,7 @@ async def _renderer(
     extra_context: Mapping[str, Any] | None,
     language: str | None,
     sender: str | None,
+    link_base_url: str | None,
 ) -> _Renderer:
     if category not in ("marketing", "transactional"):
         raise ValidationFailed("category is marketing or transactional.", field="category")
@@ -389,6 +489,7 @@ async def _renderer(
         language=language,
         card=await pricing.rate_card(session, actor.workspace_id),
         sender_kind=await _sender_kind(session, actor.workspace_id, sender),
+        link_base_url=link_base_url,
     )
 
 
@@ -398,12 +499,17 @@ def _lint(
     language: str | None,
     workspace: Workspace,
     settings: WorkspaceSettings,
+    link_base_url: str | None,
 ) -> list[Finding]:
+    # Short links live on the workspace's short domain, else on Recado's own URL.
+    short_links = (
+        link_base(settings.short_domain, link_base_url) if link_base_url else settings.short_domain
+    )
     return lint(
         bind_brand(body, _brand(workspace, settings)),
         category=category,
         brand=settings.brand_name,
-        short_domain=settings.short_domain,
+        short_domain=short_links,
         max_parts=settings.max_parts,
         footer_will_be_added=category == "marketing",
         language=language,
@@ -446,6 +552,46 @@ async def _contact(session: AsyncSession, actor: Actor, contact_id: str) -> Cont
             f"No contact with id {contact_id[:40]} in this workspace.", field="contact_id"
         )
     return contact
+
+
+async def _check_list(session: AsyncSession, actor: Actor, list_id: str) -> None:
+    found = None
+    if looks_like_id(list_id):
+        found = await session.scalar(
+            select(ContactList.id).where(
+                ContactList.workspace_id == actor.workspace_id, ContactList.id == list_id
+            )
+        )
+    if found is None:
+        raise NotFound(f"No list with id {list_id[:40]} in this workspace.", field="list_id")
+
+
+async def _subscribed_members(
+    session: AsyncSession, workspace_id: str, list_id: str
+) -> AsyncIterator[list[Contact]]:
+    """The list's subscribed members by contact id, `LIST_CHUNK` at a time (keyset pages)."""
+    after = ""
+    while True:
+        chunk = list(
+            await session.scalars(
+                select(Contact)
+                .join(ListMember, ListMember.contact_id == Contact.id)
+                .where(
+                    ListMember.workspace_id == workspace_id,
+                    ListMember.list_id == list_id,
+                    ListMember.status == "subscribed",
+                    Contact.workspace_id == workspace_id,
+                    Contact.id > after,
+                )
+                .order_by(Contact.id)
+                .limit(LIST_CHUNK)
+            )
+        )
+        if chunk:
+            yield chunk
+        if len(chunk) < LIST_CHUNK:
+            return
+        after = chunk[-1].id
 
 
 async def _sample(session: AsyncSession, workspace_id: str, size: int) -> list[Contact]:

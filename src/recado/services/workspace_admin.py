@@ -15,7 +15,7 @@ from recado.errors import ValidationFailed
 from recado.services.actor import Actor
 
 # Settings that are secrets: never returned, never set through a plain update.
-SECRET_FIELDS = frozenset({"webhook_secret"})
+SECRET_FIELDS = frozenset({"webhook_secret", "suppression_key"})
 
 
 async def get_workspace(session: AsyncSession, actor: Actor) -> tuple[Workspace, WorkspaceSettings]:

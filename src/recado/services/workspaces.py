@@ -53,7 +53,11 @@ async def create_workspace(
         id=new_id("ws"),
         name=name.strip(),
         default_country=default_country,
-        settings={"webhook_secret": "whsec_" + secrets.token_urlsafe(24)},
+        settings={
+            "webhook_secret": "whsec_" + secrets.token_urlsafe(24),
+            # Keys the hashes of suppressed numbers; never changes (see services.consent).
+            "suppression_key": "sup_" + secrets.token_urlsafe(32),
+        },
     )
     session.add(workspace)
     await session.flush()  # the workspace row first: the rows below refer to it

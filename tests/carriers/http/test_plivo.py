@@ -148,16 +148,16 @@ REFUSAL_CASES = [
         "invalid parameter is permanent and keeps Plivo's message",
         400,
         {"api_id": "97ceeb52-58b6-11e1-86da-77300b68f8bb", "error": "invalid dst number"},
-        "http_400",
-        "invalid dst number",
+        "carrier_error",
+        "Plivo HTTP 400: invalid dst number",
         temporary=False,
     ),
     RefusalCase(
         "too many requests throttles",
         429,
         {"api_id": "97ceeb52-58b6-11e1-86da-77300b68f8bb", "error": "too many requests"},
-        "http_429",
-        "too many requests",
+        "throttled",
+        "Plivo HTTP 429: too many requests",
         temporary=True,
         throttled=True,
     ),
@@ -165,8 +165,8 @@ REFUSAL_CASES = [
         "server error is temporary",
         500,
         {"api_id": "97ceeb52-58b6-11e1-86da-77300b68f8bb", "error": "server error"},
-        "http_500",
-        "server error",
+        "carrier_error",
+        "Plivo HTTP 500: server error",
         temporary=True,
     ),
 ]
@@ -184,6 +184,41 @@ async def test_refusals_map_to_submit_errors(
 
     assert (refused.value.code, refused.value.message) == (case.code, case.message)
     assert (refused.value.temporary, refused.value.throttled) == (case.temporary, case.throttled)
+    assert not refused.value.outcome_unknown
+
+
+@dataclass
+class UnreadableCase:
+    name: str
+    status: int
+    body: Any  # a JSON value, or text
+
+
+UNREADABLE_CASES = [
+    UnreadableCase("202 with an html page", 202, "<html>Accepted</html>"),
+    UnreadableCase(
+        "202 with JSON but no message_uuid",
+        202,
+        {"api_id": "97ceeb52-58b6-11e1-86da-77300b68f8bb", "message": "message(s) queued"},
+    ),
+    UnreadableCase("200 with an empty message_uuid list", 200, {"message_uuid": []}),
+]
+
+
+@pytest.mark.parametrize("case", UNREADABLE_CASES, ids=lambda case: case.name)
+async def test_a_2xx_without_a_readable_uuid_is_an_unknown_outcome_never_resent(
+    case: UnreadableCase, make_plivo: Any, plivo_api: FakePlivo
+) -> None:
+    plivo = await make_plivo()
+    plivo_api.answer_next(case.status, case.body)
+
+    with pytest.raises(SubmitError) as refused:
+        await plivo.submit(OutboundSMS("msg_1", "+14155550100", "+919999900000", "Hi"))
+
+    assert refused.value.code == "unreadable_answer"
+    assert refused.value.outcome_unknown
+    assert not refused.value.temporary  # Plivo may have it: never retried blindly
+    assert f"Plivo answered {case.status}" in refused.value.message
 
 
 async def test_wrong_credentials_are_a_permanent_error(make_plivo: Any) -> None:
@@ -192,7 +227,8 @@ async def test_wrong_credentials_are_a_permanent_error(make_plivo: Any) -> None:
     with pytest.raises(SubmitError) as refused:
         await plivo.submit(OutboundSMS("msg_1", "+14155550100", "+919999900000", "Hi"))
 
-    assert (refused.value.code, refused.value.temporary) == ("http_401", False)
+    assert (refused.value.code, refused.value.temporary) == ("unauthorized", False)
+    assert refused.value.message == "Plivo HTTP 401: authentication failed"
 
 
 async def test_a_recipient_list_is_refused_before_plivo(
@@ -227,11 +263,16 @@ STATUS_CASES = [
     ("queued", "", None),
     ("sent", "", None),
     ("delivered", "000", report("delivered")),
-    ("undelivered", "20", report("undelivered", "20", "network error")),
-    ("undelivered", "30", report("undelivered", "30", "spam detected")),
-    ("failed", "50", report("failed", "50", "invalid destination number")),
-    ("failed", "900", report("failed", "900", "Plivo error 900")),
-    ("rejected", "10", report("failed", "10", "invalid message")),
+    ("undelivered", "20", report("undelivered", "network_error", "Plivo 20: network error")),
+    ("undelivered", "30", report("undelivered", "rejected", "Plivo 30: spam detected")),
+    ("failed", "40", report("failed", "invalid_sender", "Plivo 40: invalid source number")),
+    (
+        "failed",
+        "50",
+        report("failed", "invalid_recipient", "Plivo 50: invalid destination number"),
+    ),
+    ("failed", "900", report("failed", "carrier_error", "Plivo error 900")),
+    ("rejected", "10", report("failed", "rejected", "Plivo 10: invalid message")),
 ]
 
 

@@ -125,54 +125,94 @@ class RefusalCase:
     name: str
     status: int
     body: Any
-    code: str
+    code: str  # in Recado's words; Twilio's own code stays in the message
+    message: str
     temporary: bool
     throttled: bool = False
 
 
+def twilio_error(status: int, code: int, message: str) -> dict[str, Any]:
+    """An error body as Twilio's REST API sends it."""
+    return {
+        "code": code,
+        "message": message,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
+    }
+
+
 REFUSAL_CASES = [
     RefusalCase(
-        "invalid number is permanent and keeps Twilio's code",
+        "invalid number is permanent: invalid_recipient, Twilio's code in the message",
         400,
-        {
-            "code": 21211,
-            "message": "The 'To' number +1555 is not a valid phone number.",
-            "more_info": "https://www.twilio.com/docs/errors/21211",
-            "status": 400,
-        },
-        "21211",
+        twilio_error(400, 21211, "The 'To' number +1555 is not a valid phone number."),
+        "invalid_recipient",
+        "Twilio 21211: The 'To' number +1555 is not a valid phone number.",
+        temporary=False,
+    ),
+    RefusalCase(
+        "a landline is an invalid recipient",
+        400,
+        twilio_error(400, 21614, "'To' number is not a valid mobile number"),
+        "invalid_recipient",
+        "Twilio 21614: 'To' number is not a valid mobile number",
+        temporary=False,
+    ),
+    RefusalCase(
+        "a From that is not the account's is an invalid sender",
+        400,
+        twilio_error(400, 21606, "The From phone number is not a valid, SMS-capable number."),
+        "invalid_sender",
+        "Twilio 21606: The From phone number is not a valid, SMS-capable number.",
+        temporary=False,
+    ),
+    RefusalCase(
+        "a recipient who replied STOP to Twilio is rejected",
+        400,
+        twilio_error(400, 21610, "Attempt to send to unsubscribed recipient"),
+        "rejected",
+        "Twilio 21610: Attempt to send to unsubscribed recipient",
+        temporary=False,
+    ),
+    RefusalCase(
+        "a body over 1600 characters is too long",
+        400,
+        twilio_error(400, 21617, "The concatenated message body exceeds the 1600 character limit"),
+        "invalid_message_length",
+        "Twilio 21617: The concatenated message body exceeds the 1600 character limit",
+        temporary=False,
+    ),
+    RefusalCase(
+        "a code Recado does not know is a carrier_error that keeps it",
+        400,
+        twilio_error(400, 21408, "Permission to send an SMS has not been enabled"),
+        "carrier_error",
+        "Twilio 21408: Permission to send an SMS has not been enabled",
         temporary=False,
     ),
     RefusalCase(
         "too many requests throttles",
         429,
-        {
-            "code": 20429,
-            "message": "Too Many Requests",
-            "more_info": "https://www.twilio.com/docs/errors/20429",
-            "status": 429,
-        },
-        "20429",
+        twilio_error(429, 20429, "Too Many Requests"),
+        "throttled",
+        "Twilio 20429: Too Many Requests",
         temporary=True,
         throttled=True,
     ),
     RefusalCase(
         "server error is temporary",
         500,
-        {
-            "code": 20500,
-            "message": "Internal Server Error",
-            "more_info": "https://www.twilio.com/docs/errors/20500",
-            "status": 500,
-        },
-        "20500",
+        twilio_error(500, 20500, "Internal Server Error"),
+        "carrier_error",
+        "Twilio 20500: Internal Server Error",
         temporary=True,
     ),
     RefusalCase(
         "a proxy's html error page is temporary",
         503,
         "<html><body>Service Unavailable</body></html>",
-        "http_503",
+        "carrier_error",
+        "Twilio HTTP 503: <html><body>Service Unavailable</body></html>",
         temporary=True,
     ),
 ]
@@ -188,10 +228,40 @@ async def test_refusals_map_to_submit_errors(
     with pytest.raises(SubmitError) as refused:
         await twilio.submit(OutboundSMS("msg_1", "+15005550006", "+1555", "Hi"))
 
-    assert refused.value.code == case.code
+    assert (refused.value.code, refused.value.message) == (case.code, case.message)
     assert (refused.value.temporary, refused.value.throttled) == (case.temporary, case.throttled)
-    if isinstance(case.body, dict):
-        assert refused.value.message == case.body["message"]
+    assert not refused.value.outcome_unknown
+
+
+@dataclass
+class UnreadableCase:
+    name: str
+    status: int
+    body: Any  # a JSON value, or text
+
+
+UNREADABLE_CASES = [
+    UnreadableCase("201 with an html page", 201, "<html>Created</html>"),
+    UnreadableCase("201 with JSON but no sid", 201, {"status": "queued"}),
+    UnreadableCase("200 with an empty sid", 200, {"sid": ""}),
+    UnreadableCase("201 with a JSON list", 201, ["SM123"]),
+]
+
+
+@pytest.mark.parametrize("case", UNREADABLE_CASES, ids=lambda case: case.name)
+async def test_a_2xx_without_a_readable_sid_is_an_unknown_outcome_never_resent(
+    case: UnreadableCase, make_twilio: Any, twilio_api: FakeTwilio
+) -> None:
+    twilio = await make_twilio()
+    twilio_api.answer_next(case.status, case.body)
+
+    with pytest.raises(SubmitError) as refused:
+        await twilio.submit(OutboundSMS("msg_1", "+15005550006", "+14155550100", "Hi"))
+
+    assert refused.value.code == "unreadable_answer"
+    assert refused.value.outcome_unknown
+    assert not refused.value.temporary  # Twilio may have it: never retried blindly
+    assert f"Twilio answered {case.status}" in refused.value.message
 
 
 async def test_wrong_credentials_are_a_permanent_error(make_twilio: Any) -> None:
@@ -200,7 +270,8 @@ async def test_wrong_credentials_are_a_permanent_error(make_twilio: Any) -> None
     with pytest.raises(SubmitError) as refused:
         await twilio.submit(OutboundSMS("msg_1", "+15005550006", "+14155550100", "Hi"))
 
-    assert (refused.value.code, refused.value.temporary) == ("20003", False)
+    assert (refused.value.code, refused.value.temporary) == ("unauthorized", False)
+    assert refused.value.message == "Twilio 20003: Authenticate"
 
 
 async def test_unreachable_twilio_is_temporary(make_twilio: Any, closed_port_url: str) -> None:
@@ -259,13 +330,27 @@ STATUS_CASES = [
     StatusCase("delivered", None, report("delivered")),
     StatusCase("read", None, report("delivered")),
     StatusCase(
-        "undelivered", "30003", report("undelivered", "30003", "unreachable destination handset")
+        "undelivered",
+        "30003",
+        report("undelivered", "absent_subscriber", "Twilio 30003: unreachable destination handset"),
     ),
     StatusCase(
-        "undelivered", "30007", report("undelivered", "30007", "message filtered by the carrier")
+        "undelivered",
+        "30005",
+        report("undelivered", "unknown_subscriber", "Twilio 30005: unknown destination handset"),
     ),
-    StatusCase("failed", "30008", report("failed", "30008", "unknown error")),
-    StatusCase("failed", "12345", report("failed", "12345", "Twilio error 12345")),
+    StatusCase(
+        "undelivered",
+        "30006",
+        report("undelivered", "not_provisioned", "Twilio 30006: landline or unreachable carrier"),
+    ),
+    StatusCase(
+        "undelivered",
+        "30007",
+        report("undelivered", "rejected", "Twilio 30007: message filtered by the carrier"),
+    ),
+    StatusCase("failed", "30008", report("failed", "carrier_error", "Twilio 30008: unknown error")),
+    StatusCase("failed", "12345", report("failed", "carrier_error", "Twilio error 12345")),
     StatusCase("canceled", None, report("failed")),
 ]
 

@@ -174,51 +174,93 @@ class RefusalCase:
     name: str
     http_status: int
     body: Any
-    code: str
+    code: str  # in Recado's words; Vonage's own status stays in the message
+    message: str
     temporary: bool
     throttled: bool = False
 
 
 REFUSAL_CASES = [
     RefusalCase(
-        "status 1 throttles", 200, vonage_error("1", "Throughput Rate Exceeded"), "1", True, True
+        "status 1 throttles",
+        200,
+        vonage_error("1", "Throughput Rate Exceeded"),
+        "throttled",
+        "Vonage 1: Throughput Rate Exceeded",
+        True,
+        True,
     ),
     RefusalCase(
         "status 3 invalid parameters is permanent",
         200,
         vonage_error("3", "Invalid to param"),
-        "3",
+        "invalid_parameter",
+        "Vonage 3: Invalid to param",
         False,
     ),
     RefusalCase(
-        "status 5 internal error is temporary", 200, vonage_error("5", "Internal Error"), "5", True
+        "status 5 internal error is temporary",
+        200,
+        vonage_error("5", "Internal Error"),
+        "carrier_error",
+        "Vonage 5: Internal Error",
+        True,
     ),
     RefusalCase(
-        "status 9 out of credit is temporary", 200, vonage_error("9", "Quota Exceeded"), "9", True
+        "status 9 out of credit is temporary",
+        200,
+        vonage_error("9", "Quota Exceeded"),
+        "carrier_error",
+        "Vonage 9: Quota Exceeded",
+        True,
+    ),
+    RefusalCase(
+        "status 12 is a message too long",
+        200,
+        vonage_error("12", "Message too long"),
+        "invalid_message_length",
+        "Vonage 12: Message too long",
+        False,
     ),
     RefusalCase(
         "status 15 invalid sender is permanent",
         200,
         vonage_error("15", "Illegal Sender Address"),
-        "15",
+        "invalid_sender",
+        "Vonage 15: Illegal Sender Address",
+        False,
+    ),
+    RefusalCase(
+        "a status without error-text is described",
+        200,
+        {"message-count": "1", "messages": [{"status": "7"}]},
+        "carrier_error",
+        "Vonage 7: number barred",
         False,
     ),
     RefusalCase(
         "http 429 throttles",
         429,
         {"title": "Too Many Requests", "detail": "slow down"},
-        "http_429",
+        "throttled",
+        "Vonage HTTP 429: Too Many Requests: slow down",
         True,
         True,
     ),
     RefusalCase(
-        "http 500 is temporary", 500, "<html>Internal Server Error</html>", "http_500", True
+        "http 500 is temporary",
+        500,
+        "<html>Internal Server Error</html>",
+        "carrier_error",
+        "Vonage HTTP 500: <html>Internal Server Error</html>",
+        True,
     ),
     RefusalCase(
         "http 401 is permanent",
         401,
         {"title": "Unauthorized", "detail": "bad key"},
-        "http_401",
+        "unauthorized",
+        "Vonage HTTP 401: Unauthorized: bad key",
         False,
     ),
     RefusalCase(
@@ -231,7 +273,8 @@ REFUSAL_CASES = [
                 {"status": "5", "error-text": "Internal Error"},
             ],
         },
-        "5",
+        "carrier_error",
+        "Vonage 5: Internal Error (1 of 2 parts were accepted)",
         False,
     ),
 ]
@@ -247,8 +290,43 @@ async def test_refusals_map_to_submit_errors(
     with pytest.raises(SubmitError) as refused:
         await vonage.submit(OutboundSMS("msg_1", "AcmeInc", "+447700900000", "Hi"))
 
-    assert refused.value.code == case.code
+    assert (refused.value.code, refused.value.message) == (case.code, case.message)
     assert (refused.value.temporary, refused.value.throttled) == (case.temporary, case.throttled)
+    assert not refused.value.outcome_unknown
+
+
+@dataclass
+class UnreadableCase:
+    name: str
+    status: int
+    body: Any  # a JSON value, or text
+
+
+UNREADABLE_CASES = [
+    UnreadableCase("200 with an html page", 200, "<html>OK</html>"),
+    UnreadableCase("200 with JSON but no messages", 200, {"message-count": "1"}),
+    UnreadableCase(
+        "200 with an accepted part without its message-id",
+        200,
+        {"message-count": "1", "messages": [{"to": "447700900000", "status": "0"}]},
+    ),
+]
+
+
+@pytest.mark.parametrize("case", UNREADABLE_CASES, ids=lambda case: case.name)
+async def test_a_2xx_without_readable_message_ids_is_an_unknown_outcome_never_resent(
+    case: UnreadableCase, make_vonage: Any, vonage_api: FakeVonage
+) -> None:
+    vonage = await make_vonage()
+    vonage_api.answer_next(case.status, case.body)
+
+    with pytest.raises(SubmitError) as refused:
+        await vonage.submit(OutboundSMS("msg_1", "AcmeInc", "+447700900000", "Hi"))
+
+    assert refused.value.code == "unreadable_answer"
+    assert refused.value.outcome_unknown
+    assert not refused.value.temporary  # Vonage may have it: never retried blindly
+    assert f"Vonage answered {case.status}" in refused.value.message
 
 
 async def test_wrong_secret_is_refused_with_vonage_status_4(make_vonage: Any) -> None:
@@ -258,8 +336,8 @@ async def test_wrong_secret_is_refused_with_vonage_status_4(make_vonage: Any) ->
         await vonage.submit(OutboundSMS("msg_1", "AcmeInc", "+447700900000", "Hi"))
 
     assert (refused.value.code, refused.value.message, refused.value.temporary) == (
-        "4",
-        "Bad Credentials",
+        "unauthorized",
+        "Vonage 4: Bad Credentials",
         False,
     )
 
@@ -294,12 +372,19 @@ DLR_CASES = [
     ("accepted", "0", None),
     ("buffered", "0", None),
     ("delivered", "0", report("delivered")),
-    ("expired", "1", report("undelivered", "1", "unknown")),
-    ("failed", "2", report("undelivered", "2", "absent subscriber (temporary)")),
-    ("failed", "6", report("undelivered", "6", "anti-spam rejection")),
-    ("unknown", "99", report("undelivered", "99", "general error")),
-    ("rejected", "11", report("failed", "11", "unroutable")),
-    ("rejected", "77", report("failed", "77", "Vonage delivery error 77")),
+    ("expired", "1", report("undelivered", "carrier_error", "Vonage 1: unknown")),
+    (
+        "failed",
+        "2",
+        report("undelivered", "absent_subscriber", "Vonage 2: absent subscriber (temporary)"),
+    ),
+    ("failed", "4", report("undelivered", "call_barred", "Vonage 4: call barred by user")),
+    ("failed", "6", report("undelivered", "rejected", "Vonage 6: anti-spam rejection")),
+    ("failed", "7", report("undelivered", "subscriber_busy", "Vonage 7: handset busy")),
+    ("failed", "9", report("undelivered", "unknown_subscriber", "Vonage 9: illegal number")),
+    ("unknown", "99", report("undelivered", "carrier_error", "Vonage 99: general error")),
+    ("rejected", "11", report("failed", "carrier_error", "Vonage 11: unroutable")),
+    ("rejected", "77", report("failed", "carrier_error", "Vonage error 77")),
 ]
 
 
@@ -520,4 +605,7 @@ async def test_receipt_through_the_webhook_route(make_vonage: Any, events: Recor
         by_json = await client.post("/carriers/vonage-eu/status", json=sign(dlr("rejected", "11")))
 
     assert (accepted.status_code, forged.status_code, by_json.status_code) == (200, 403, 200)
-    assert events.reports == [report("delivered"), report("failed", "11", "unroutable")]
+    assert events.reports == [
+        report("delivered"),
+        report("failed", "carrier_error", "Vonage 11: unroutable"),
+    ]

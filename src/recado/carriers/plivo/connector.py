@@ -26,9 +26,16 @@ from recado.carriers.base import (
     WebhookResponse,
     register,
 )
-from recado.carriers.http_provider import HttpProviderConnector, e164, without_plus
+from recado.carriers.http_provider import (
+    HttpProviderConnector,
+    e164,
+    in_recado_words,
+    unreadable_answer,
+    without_plus,
+)
 from recado.carriers.plivo import signing
-from recado.carriers.plivo.statuses import MESSAGE_STATUS, describe_error
+from recado.carriers.plivo.errors import DELIVERY_ERRORS, DESCRIPTIONS
+from recado.carriers.plivo.statuses import MESSAGE_STATUS
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +48,7 @@ class PlivoConnector(HttpProviderConnector):
     code = "plivo"
     default_base_url = "https://api.plivo.com"
     required_config = ("auth_id", "auth_token")
+    provider = "Plivo"
 
     def __init__(self, name: str, config: dict[str, Any]) -> None:
         super().__init__(name, config)
@@ -74,8 +82,7 @@ class PlivoConnector(HttpProviderConnector):
         if isinstance(uuids, str):
             uuids = [uuids]
         if not uuids:
-            # Plivo took the message but its id is unreadable: retrying could send it twice.
-            raise SubmitError("unreadable_answer", f"Plivo answered: {response.text[:200]}")
+            raise unreadable_answer(self.provider, response, "without a message_uuid")
         return SubmitResult(str(uuids[0]))
 
     def error_details(self, response: httpx.Response) -> tuple[str | None, str]:
@@ -108,15 +115,18 @@ class PlivoConnector(HttpProviderConnector):
             if status not in MESSAGE_STATUS:
                 log.warning("plivo status %r for %s ignored", status, message_uuid)
             return None
-        error_code = params.get("ErrorCode") or None
-        if error_code is not None and error_code.strip("0") == "":
-            error_code = None  # "000" means no error
+        error_code = error_message = None
+        raw = params.get("ErrorCode") or ""
+        if raw.strip("0"):  # "000" means no error
+            error_code, error_message = in_recado_words(
+                self.provider, raw, DESCRIPTIONS.get(raw), DELIVERY_ERRORS
+            )
         return DeliveryReport(
             connector=self.name,
             carrier_message_id=message_uuid,
             status=mapped,
             error_code=error_code,
-            error_message=describe_error(error_code) if error_code else None,
+            error_message=error_message,
         )
 
     def read_inbound(self, request: WebhookRequest) -> InboundSMS | None:

@@ -1,4 +1,4 @@
-"""Plivo message statuses and delivery error codes, in Recado's words."""
+"""Plivo message statuses, in Recado's words (error codes are in errors.py)."""
 
 from __future__ import annotations
 
@@ -13,16 +13,3 @@ MESSAGE_STATUS: dict[str, str | None] = {
     "failed": "failed",
     "rejected": "failed",
 }
-
-# `ErrorCode` of failed/undelivered callbacks ("000" is success).
-ERROR_CODES: dict[str, str] = {
-    "10": "invalid message",
-    "20": "network error",
-    "30": "spam detected",
-    "40": "invalid source number",
-    "50": "invalid destination number",
-}
-
-
-def describe_error(code: str) -> str:
-    return ERROR_CODES.get(code, f"Plivo error {code}")

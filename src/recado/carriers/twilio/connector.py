@@ -28,8 +28,14 @@ from recado.carriers.base import (
     WebhookResponse,
     register,
 )
-from recado.carriers.http_provider import HttpProviderConnector, MalformedWebhook
-from recado.carriers.twilio.statuses import MESSAGE_STATUS, describe_error
+from recado.carriers.http_provider import (
+    HttpProviderConnector,
+    MalformedWebhook,
+    in_recado_words,
+    unreadable_answer,
+)
+from recado.carriers.twilio.errors import DESCRIPTIONS, ERRORS
+from recado.carriers.twilio.statuses import MESSAGE_STATUS
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +47,8 @@ class TwilioConnector(HttpProviderConnector):
     code = "twilio"
     default_base_url = "https://api.twilio.com"
     required_config = ("account_sid", "auth_token")
+    provider = "Twilio"
+    submit_errors = ERRORS
 
     def __init__(self, name: str, config: dict[str, Any]) -> None:
         super().__init__(name, config)
@@ -73,10 +81,7 @@ class TwilioConnector(HttpProviderConnector):
         body = self.json_body(response)
         sid = body.get("sid") if isinstance(body, dict) else None
         if not sid:
-            # Twilio took the message but its id is unreadable: retrying could send it twice.
-            raise SubmitError(
-                "unreadable_answer", f"Twilio answered without a sid: {response.text[:200]}"
-            )
+            raise unreadable_answer(self.provider, response, "without a sid")
         return SubmitResult(str(sid))
 
     def error_details(self, response: httpx.Response) -> tuple[str | None, str]:
@@ -103,13 +108,17 @@ class TwilioConnector(HttpProviderConnector):
             if status not in MESSAGE_STATUS:
                 log.warning("twilio status %r for %s ignored", status, sid)
             return None
-        error_code = params.get("ErrorCode") or None
+        error_code = error_message = None
+        if raw := params.get("ErrorCode"):
+            error_code, error_message = in_recado_words(
+                self.provider, raw, DESCRIPTIONS.get(raw), ERRORS
+            )
         return DeliveryReport(
             connector=self.name,
             carrier_message_id=sid,
             status=mapped,
             error_code=error_code,
-            error_message=describe_error(error_code) if error_code else None,
+            error_message=error_message,
         )
 
     def read_inbound(self, request: WebhookRequest) -> InboundSMS | None:

@@ -43,16 +43,20 @@ from recado.carriers.http_provider import (
     HttpProviderConnector,
     MalformedWebhook,
     e164,
+    in_recado_words,
+    unreadable_answer,
     without_plus,
 )
 from recado.carriers.vonage import signing
-from recado.carriers.vonage.statuses import (
-    DLR_STATUS,
+from recado.carriers.vonage.errors import (
+    DELIVERY_DESCRIPTIONS,
+    DELIVERY_ERRORS,
+    SUBMIT_DESCRIPTIONS,
+    SUBMIT_ERRORS,
     SUBMIT_TEMPORARY,
     SUBMIT_THROTTLED,
-    describe_dlr_error,
-    describe_submit_error,
 )
+from recado.carriers.vonage.statuses import DLR_STATUS
 from recado.domain.encoding import split_parts
 
 log = logging.getLogger(__name__)
@@ -77,6 +81,8 @@ class VonageConnector(HttpProviderConnector):
     code = "vonage"
     default_base_url = "https://rest.nexmo.com/sms/json"
     required_config = ("api_key", "api_secret")
+    provider = "Vonage"
+    submit_errors = SUBMIT_ERRORS
 
     def __init__(self, name: str, config: dict[str, Any]) -> None:
         super().__init__(name, config)
@@ -132,23 +138,28 @@ class VonageConnector(HttpProviderConnector):
         body = self.json_body(response)
         parts = body.get("messages") if isinstance(body, dict) else None
         if not parts or not isinstance(parts, list):
-            raise SubmitError("unreadable_answer", f"Vonage answered: {response.text[:200]}")
+            raise unreadable_answer(self.provider, response, "without messages")
         accepted = [str(part.get("message-id") or "") for part in parts if _accepted(part)]
         refused = [part for part in parts if not _accepted(part)]
         if not all(accepted):
-            raise SubmitError("unreadable_answer", f"Vonage answered: {response.text[:200]}")
+            raise unreadable_answer(self.provider, response, "without a message-id")
         if not refused:
             return SubmitResult(accepted[0], part_ids=tuple(accepted))
         status = str(refused[0].get("status"))
-        message = str(refused[0].get("error-text") or describe_submit_error(status))
+        code, message = in_recado_words(
+            self.provider,
+            status,
+            str(refused[0].get("error-text") or SUBMIT_DESCRIPTIONS.get(status, "")),
+            SUBMIT_ERRORS,
+        )
         if accepted:
             # Some parts are on their way: a retry would send those twice.
             raise SubmitError(
-                status, f"{message} ({len(accepted)} of {len(parts)} parts were accepted)"
+                code, f"{message} ({len(accepted)} of {len(parts)} parts were accepted)"
             )
         if status in SUBMIT_THROTTLED:
-            raise SubmitError(status, message, throttled=True)
-        raise SubmitError(status, message, temporary=status in SUBMIT_TEMPORARY)
+            raise SubmitError(code, message, throttled=True)
+        raise SubmitError(code, message, temporary=status in SUBMIT_TEMPORARY)
 
     def error_details(self, response: httpx.Response) -> tuple[str | None, str]:
         body = self.json_body(response)
@@ -189,15 +200,18 @@ class VonageConnector(HttpProviderConnector):
             if status not in DLR_STATUS:
                 log.warning("vonage receipt with unknown status %r ignored", status)
             return None
-        error_code = params.get("err-code") or None
-        if error_code == "0":
-            error_code = None
+        error_code = error_message = None
+        raw = params.get("err-code") or "0"
+        if raw != "0":
+            error_code, error_message = in_recado_words(
+                self.provider, raw, DELIVERY_DESCRIPTIONS.get(raw), DELIVERY_ERRORS
+            )
         return DeliveryReport(
             connector=self.name,
             carrier_message_id=message_id,
             status=mapped,
             error_code=error_code,
-            error_message=describe_dlr_error(error_code) if error_code else None,
+            error_message=error_message,
         )
 
     def read_inbound(self, request: WebhookRequest) -> InboundSMS | None:
