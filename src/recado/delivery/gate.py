@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recado.db.tables import Contact, Message, Suppression
@@ -142,7 +142,12 @@ async def _marketing(
         for w in {m.workspace_id for m in messages}
     }
     horizon = now - max(r.frequency_horizon() for r in rules.values())
-    recent = await _recent_marketing(session, messages, horizon)
+    recent = await compliance_rules.recent_marketing(
+        session,
+        {m.contact_id for m in messages if m.contact_id},
+        horizon,
+        excluding=[m.id for m in messages],
+    )
     verdicts: dict[str, Verdict] = {}
     for message in messages:
         contact = contacts.get(message.contact_id or "")
@@ -172,28 +177,3 @@ async def _marketing(
         sent.append(now)  # a second text to the same person in this group counts this one
         verdicts[message.id] = ALLOW
     return verdicts
-
-
-async def _recent_marketing(
-    session: AsyncSession, messages: Sequence[Message], horizon: datetime
-) -> dict[str, list[datetime]]:
-    """When each contact's earlier marketing texts went, since `horizon`."""
-    recent: dict[str, list[datetime]] = defaultdict(list)
-    contact_ids = {m.contact_id for m in messages if m.contact_id}
-    if not contact_ids:
-        return recent
-    at = func.coalesce(Message.sent_at, Message.updated_at)
-    rows = await session.execute(
-        select(Message.contact_id, at).where(
-            Message.contact_id.in_(contact_ids),
-            Message.direction == "outbound",
-            Message.category == "marketing",
-            Message.status.in_(compliance_rules.COUNTED),
-            Message.id.not_in([m.id for m in messages]),
-            at >= horizon,
-        )
-    )
-    for contact_id, when in rows:
-        if contact_id is not None:
-            recent[contact_id].append(when)
-    return recent

@@ -6,6 +6,8 @@ reads the workspace's settings and the contact's recent marketing texts to apply
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -51,32 +53,41 @@ class Rules:
         policy = self.settings.frequency_policy()
         return max(policy.window, policy.min_gap or policy.window)
 
-    async def frequency(
-        self,
-        session: AsyncSession,
-        contact: Contact,
-        now: datetime,
-        *,
-        exclude_message_id: str | None = None,
-    ) -> str | None:
+    async def frequency(self, session: AsyncSession, contact: Contact, now: datetime) -> str | None:
         """Why the contact may not get another marketing text now, or None."""
-        policy = self.settings.frequency_policy()
-        horizon = now - self.frequency_horizon()
-        # A text still `sending` (or `unknown`) has no sent_at yet but counts all the same.
-        at = func.coalesce(Message.sent_at, Message.updated_at)
-        query = select(at).where(
-            Message.workspace_id == contact.workspace_id,
-            Message.contact_id == contact.id,
-            Message.direction == "outbound",
-            Message.category == "marketing",
-            Message.status.in_(COUNTED),
-            at >= horizon,
+        recent = await recent_marketing(session, {contact.id}, now - self.frequency_horizon())
+        verdict = frequency_caps.check_frequency(
+            recent[contact.id], now, self.settings.frequency_policy()
         )
-        if exclude_message_id is not None:
-            query = query.where(Message.id != exclude_message_id)
-        sent = [at for at in await session.scalars(query) if at is not None]
-        verdict = frequency_caps.check_frequency(sent, now, policy)
         return None if verdict.allowed else verdict.detail
+
+
+async def recent_marketing(
+    session: AsyncSession,
+    contact_ids: set[str],
+    horizon: datetime,
+    *,
+    excluding: Sequence[str] = (),
+) -> dict[str, list[datetime]]:
+    """When each contact's earlier marketing texts went, since `horizon` (one query)."""
+    recent: dict[str, list[datetime]] = defaultdict(list)
+    if not contact_ids:
+        return recent
+    # A text still `sending` (or `unknown`) has no sent_at yet but counts all the same.
+    at = func.coalesce(Message.sent_at, Message.updated_at)
+    query = select(Message.contact_id, at).where(
+        Message.contact_id.in_(contact_ids),
+        Message.direction == "outbound",
+        Message.category == "marketing",
+        Message.status.in_(COUNTED),
+        at >= horizon,
+    )
+    if excluding:
+        query = query.where(Message.id.not_in(excluding))
+    for contact_id, when in await session.execute(query):
+        if contact_id is not None and when is not None:
+            recent[contact_id].append(when)
+    return recent
 
 
 def recipient_clock(contact: Contact) -> quiet_hours.RecipientClock:

@@ -317,23 +317,6 @@ async def locked_contact(session: AsyncSession, workspace_id: str, contact_id: s
     return contact
 
 
-async def lock_contact_row(session: AsyncSession, workspace_id: str, contact_id: str) -> None:
-    """Take the contact's row lock (PostgreSQL) until the transaction ends.
-
-    The dispatcher takes it before marking a message `sending`, and an opt-out before
-    recording itself, so the two are strictly ordered: a STOP stored first stops the
-    message; a message marked first was sent before the STOP was stored. SQLite has a
-    single writer and needs no row lock.
-    """
-    if not _postgresql(session):
-        return
-    await session.execute(
-        select(Contact.id)
-        .where(Contact.workspace_id == workspace_id, Contact.id == contact_id)
-        .with_for_update()
-    )
-
-
 async def _require_list(session: AsyncSession, workspace_id: str, list_id: str) -> None:
     found = await session.scalar(
         select(ContactList.id).where(
