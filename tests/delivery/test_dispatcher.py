@@ -12,9 +12,10 @@ from sqlalchemy import update
 
 from recado.carriers.base import DeliveryReport, OutboundSMS, SubmitError, SubmitResult
 from recado.carriers.simulator import SimulatorConnector
-from recado.db.tables import Message, Sender
+from recado.db.tables import CarrierConnection, Message, Route, Sender
 from recado.delivery.carrier_events import CarrierEventHandler
 from recado.delivery.dispatcher import Dispatcher
+from recado.ids import new_id
 from recado.platform import Platform
 from recado.services import messaging
 from recado.services.actor import system_actor
@@ -248,3 +249,38 @@ class PartsCarrier(SimulatorConnector):
 
     async def submit(self, sms: OutboundSMS) -> SubmitResult:
         return SubmitResult("p1", part_ids=("p1", "p2", "p3"))
+
+
+async def test_a_route_added_while_the_dispatcher_reads_its_routes_governs_the_next_text(
+    platform: Platform, workspace: NewWorkspace
+):
+    # The race behind a flaky end-to-end run: a round was reading routes when a route was
+    # added; it must not keep the old routes (and send through the simulator) for seconds.
+    ws = workspace.workspace.id
+    dispatcher = platform.dispatcher
+    read_routes = dispatcher._load_routes
+    reads = []
+
+    async def route_added_during_the_read(session: Any) -> None:
+        await read_routes(session)
+        reads.append(len(dispatcher.routes.get(ws, [])))
+        if len(reads) == 1:
+            async with platform.sessions() as other:
+                connection = CarrierConnection(
+                    id=new_id("cc"), workspace_id=ws, name="down", kind="smpp", config={}
+                )
+                other.add(connection)
+                await other.flush()
+                other.add(
+                    Route(id=new_id("rt"), workspace_id=ws, prefix="", connection_id=connection.id)
+                )
+                await other.commit()
+            dispatcher.config_changed()
+
+    dispatcher._load_routes = route_added_during_the_read  # type: ignore[method-assign]
+    [message_id] = await queue(platform, workspace, 1)
+    await platform.connector.start(platform.carrier_events)
+    await dispatcher.run_once()
+    assert reads == [0, 1]
+    assert platform.connector.submitted == []  # held for its route, never the simulator
+    assert (await statuses(platform, [message_id]))[message_id] == "queued"

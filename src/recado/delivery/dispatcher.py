@@ -86,14 +86,17 @@ class Dispatcher:
         self.routes: dict[str, list[RouteRule]] = {}  # per workspace, refreshed each round
         self.bound: dict[tuple[str, str], str] = {}  # (workspace, sender) -> its connection
         self._config_fresh_until = 0.0
+        self._config_version = 0  # bumped by config_changed, so a load in flight is redone
         self.batch_size = batch_size
         self.idle_seconds = idle_seconds
         self.clock = clock
         self.wakeup = asyncio.Event()
 
     def config_changed(self) -> None:
-        """Routes, senders or connections were edited: read them again on the next round."""
+        """Routes, senders or connections were edited (and committed): read them again
+        before the next claim, even if a round is reading them right now."""
         self._config_fresh_until = 0.0
+        self._config_version += 1
 
     def notify(self) -> None:
         """Called when a message was accepted, so it goes out without waiting for the poll."""
@@ -144,10 +147,7 @@ class Dispatcher:
         """Claim one batch and submit it. Returns how many messages were handled."""
         now = self.clock()
         async with self.sessions() as session:
-            if self.monotonic() >= self._config_fresh_until:
-                await self._load_sender_rates(session)
-                await self._load_routes(session)
-                self._config_fresh_until = self.monotonic() + CONFIG_TTL_SECONDS
+            await self._refresh_config(session)
             await self._release_due_schedules(session, now)
             batch = await self._claim(session, now)
             deadline = now + self.claim_lease * 7 / 8  # stop short of the lease's end
@@ -159,6 +159,19 @@ class Dispatcher:
                 await self._send_group(session, group)
                 done += len(group)
         return len(batch)
+
+    async def _refresh_config(self, session: AsyncSession) -> None:
+        """Routes and rates at most CONFIG_TTL_SECONDS old (edits in this process: none).
+
+        A change that lands while they are being read reads them again, so a text accepted
+        after a route was added never goes by the routes from before it."""
+        while self.monotonic() >= self._config_fresh_until:
+            version = self._config_version
+            fresh_until = self.monotonic() + CONFIG_TTL_SECONDS
+            await self._load_sender_rates(session)
+            await self._load_routes(session)
+            if version == self._config_version:
+                self._config_fresh_until = fresh_until
 
     async def _load_sender_rates(self, session: AsyncSession) -> None:
         rows = await session.execute(select(Sender.address, Sender.rate_limit_mps))
