@@ -14,3 +14,12 @@ HTTP_LATENCY = Histogram(
 CONTACTS_IMPORTED = Counter(
     "recado_contacts_imported_rows_total", "CSV import rows by outcome", ["outcome"]
 )
+MESSAGE_STATUS_CHANGES = Counter(
+    "recado_message_status_changes_total",
+    "Outbound message status changes, by the status reached (unknown: needs reconciliation)",
+    ["status"],
+)
+DELIVERY_REPORTS_UNMATCHED = Counter(
+    "recado_delivery_reports_unmatched_total",
+    "Delivery reports whose carrier id matched no message after the lookup retries",
+)

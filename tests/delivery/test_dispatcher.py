@@ -8,6 +8,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from prometheus_client import REGISTRY
 from sqlalchemy import update
 
 from recado.carriers.base import DeliveryReport, OutboundSMS, SubmitError, SubmitResult
@@ -130,10 +131,18 @@ async def test_message_left_sending_by_a_dead_process_becomes_unknown_and_is_not
         await session.execute(update(Message).where(Message.id == ids[1]).values(status="sending"))
         await session.commit()
     await platform.connector.start(platform.carrier_events)
+    unknown_before = unknown_count()
     assert await platform.dispatcher.recover() == 1
     assert await platform.dispatcher.run_once() == 0
     assert platform.connector.submitted == []
     assert await statuses(platform, ids) == {ids[0]: "unknown", ids[1]: "sending"}
+    assert unknown_count() == unknown_before + 1  # an operator's alert sees it
+
+
+def unknown_count() -> float:
+    """Messages that reached `unknown`, as Prometheus scrapes it from /metrics."""
+    sample = REGISTRY.get_sample_value("recado_message_status_changes_total", {"status": "unknown"})
+    return sample or 0.0
 
 
 async def test_scheduled_message_waits_for_its_time(platform: Platform, workspace: NewWorkspace):

@@ -12,9 +12,10 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from recado import metrics
 from recado.carriers.base import DeliveryReport, InboundSMS
 from recado.db.tables import Message, MessageEvent, MessagePart, utcnow
-from recado.delivery.status import transition
+from recado.delivery.status import remember, transition
 from recado.domain.message_status import MessageStatus, sources_of
 from recado.services import inbound, status_callbacks
 
@@ -54,6 +55,7 @@ class CarrierEventHandler:
             await asyncio.sleep(pause)
             if await self._apply_soon(report, status):
                 return
+        metrics.DELIVERY_REPORTS_UNMATCHED.inc()
         log.warning("delivery report for unknown message %s", report.carrier_message_id)
 
     async def inbound(self, sms: InboundSMS) -> None:
@@ -174,8 +176,7 @@ async def _settle_many(
         if message.id not in moved:
             continue
         at = item.report.at or now
-        for key, value in values.items():
-            setattr(message, key, value)
+        remember(message, **values)
         changed.append(message)
         events.append(
             {
@@ -189,6 +190,7 @@ async def _settle_many(
     if events:
         await session.execute(insert(MessageEvent), events)
         await status_callbacks.enqueue(session, changed, now)
+        metrics.MESSAGE_STATUS_CHANGES.labels(status.value).inc(len(events))
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from typing import cast
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from recado import metrics
 from recado.carriers.base import Connector, OutboundSMS, SubmitError, SubmitResult
 from recado.db.tables import (
     Message,
@@ -32,7 +33,7 @@ from recado.db.tables import (
     utcnow,
 )
 from recado.delivery import gate
-from recado.delivery.status import transition
+from recado.delivery.status import remember, transition
 from recado.domain.message_status import MessageStatus
 from recado.domain.rate_limit import RateLimiter
 from recado.domain.routing import RouteRule, candidates
@@ -316,14 +317,14 @@ class Dispatcher:
         for message, connector in ready:
             if message.id not in marked:
                 continue
-            message.status = MessageStatus.SENDING.value
-            message.updated_at = at
+            remember(message, status=MessageStatus.SENDING.value, updated_at=at)
             events.append(
                 _event_row(message, f"attempt {message.attempts} via {connector.name}", at)
             )
         if events:
             await session.execute(insert(MessageEvent), events)
             await status_callbacks.enqueue(session, [m for m, _ in ready if m.id in marked], at)
+            metrics.MESSAGE_STATUS_CHANGES.labels(MessageStatus.SENDING.value).inc(len(events))
         return marked
 
     async def _recheck(self, session: AsyncSession, messages: list[Message]) -> None:
@@ -363,7 +364,7 @@ class Dispatcher:
         for (message, connector), outcome in zip(sending, outcomes, strict=True):
             if isinstance(outcome, SubmitError):
                 if outcome.outcome_unknown:
-                    message.connector = connector.name  # where to reconcile it
+                    remember(message, connector=connector.name)  # where to reconcile it
                     await session.execute(
                         update(Message)
                         .where(Message.id == message.id)
@@ -395,10 +396,14 @@ class Dispatcher:
         events: list[dict[str, object]] = []
         parts: list[dict[str, object]] = []
         for message, connector, result in sent:
-            message.status = MessageStatus.SENT.value
-            message.carrier_message_id = result.carrier_message_id
-            message.connector = connector.name
-            message.sent_at = sent_at
+            remember(
+                message,
+                status=MessageStatus.SENT.value,
+                carrier_message_id=result.carrier_message_id,
+                connector=connector.name,
+                sent_at=sent_at,
+                updated_at=sent_at,
+            )
             detail = f"via {connector.name}, carrier id {result.carrier_message_id}"
             events.append(_event_row(message, detail, sent_at, MessageStatus.SENT))
             # Carriers that report on each part (SMPP, Vonage) get a row per part id.
@@ -415,6 +420,7 @@ class Dispatcher:
                     for number, part_id in enumerate(result.part_ids, start=1)
                 )
         await session.execute(insert(MessageEvent), events)
+        metrics.MESSAGE_STATUS_CHANGES.labels(MessageStatus.SENT.value).inc(len(events))
         if parts:
             await session.execute(insert(MessagePart), parts)
         await status_callbacks.enqueue(session, [m for m, _, _ in sent], sent_at)
@@ -578,7 +584,7 @@ async def _back_to(
         .values(send_at=retry_at, lease_until=None, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    message.send_at = retry_at
+    remember(message, send_at=retry_at, lease_until=None, updated_at=now)
     session.add(
         MessageEvent(
             message_id=message.id,

@@ -7,7 +7,9 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
+from recado import metrics
 from recado.db.tables import Message, MessageEvent
 from recado.domain.message_status import MessageStatus, sources_of
 from recado.services import status_callbacks
@@ -43,9 +45,8 @@ async def transition(
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
-    message.status = new.value
-    for key, value in values.items():
-        setattr(message, key, value)
+    remember(message, status=new.value, updated_at=at, **values)
+    metrics.MESSAGE_STATUS_CHANGES.labels(new.value).inc()
     session.add(
         MessageEvent(
             message_id=message.id,
@@ -57,3 +58,10 @@ async def transition(
     )
     await status_callbacks.enqueue(session, [message], at)
     return True
+
+
+def remember(message: Message, **values: Any) -> None:
+    """Show on the loaded object what a guarded UPDATE already wrote, without marking it
+    changed: else the flush at commit writes the row a second time, unguarded."""
+    for key, value in values.items():
+        set_committed_value(message, key, value)
