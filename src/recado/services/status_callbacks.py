@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.util import identity_key
 
 from recado.db.tables import Message, WebhookAttempt, WebhookDelivery, Workspace
 from recado.domain.roles import Permission
@@ -77,6 +78,10 @@ async def _workspace_urls(session: AsyncSession, workspace_ids: set[str]) -> dic
     """Each workspace's default callback URL, read once per session (a batch of status
     changes then costs one query, not one per message)."""
     known: dict[str, str | None] = session.info.setdefault("webhook_urls", {})
+    for workspace_id in workspace_ids - known.keys():  # already loaded (an accepting request)
+        loaded = session.identity_map.get(identity_key(Workspace, workspace_id))
+        if isinstance(loaded, Workspace):
+            known[workspace_id] = read_settings(loaded.settings).webhook_url
     missing = workspace_ids - known.keys()
     if missing:
         rows = await session.execute(
