@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import REGISTRY
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from recado.carriers.base import DeliveryReport, OutboundSMS, SubmitError, SubmitResult
 from recado.carriers.simulator import SimulatorConnector
@@ -293,3 +293,22 @@ async def test_a_route_added_while_the_dispatcher_reads_its_routes_governs_the_n
     assert reads == [0, 1]
     assert platform.connector.submitted == []  # held for its route, never the simulator
     assert (await statuses(platform, [message_id]))[message_id] == "queued"
+
+
+async def test_a_round_takes_at_most_its_batch_and_leaves_the_rest_for_other_dispatchers(
+    platform: Platform, workspace: NewWorkspace
+):
+    ids = await queue(platform, workspace, 30)
+    async with platform.sessions() as session:
+        await session.execute(update(Sender).values(rate_limit_mps=5000))
+        await session.commit()
+    dispatcher = Dispatcher(platform.sessions, platform.connector, batch_size=10)
+    await platform.connector.start(platform.carrier_events)
+    assert await dispatcher.run_once() == 10
+    left = [i for i, status in (await statuses(platform, ids)).items() if status == "queued"]
+    assert len(left) == 20
+    async with platform.sessions() as session:
+        leased = await session.scalar(
+            select(func.count()).where(Message.id.in_(left), Message.lease_until.is_not(None))
+        )
+    assert leased == 0  # nothing held back from a second dispatcher

@@ -212,7 +212,11 @@ class Dispatcher:
             .limit(self.batch_size)
         )
         if session.get_bind().dialect.name == "postgresql":
-            due = due.with_for_update(skip_locked=True)
+            # Materialized, so the LIMIT holds: as a plain IN (subquery) PostgreSQL may plan a
+            # semi-join that re-runs it past the rows this statement already locked, and one
+            # round then leased every queued message.
+            picked = due.with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED")
+            due = select(picked.c.id)
         claimed = await session.scalars(
             update(Message)
             .where(
