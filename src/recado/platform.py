@@ -17,6 +17,7 @@ from sqlalchemy import select
 from recado.carriers.base import Connector, build_connector
 from recado.db.engine import make_engine, make_sessionmaker
 from recado.db.tables import CarrierConnection
+from recado.delivery.campaign_timers import CampaignTimers
 from recado.delivery.carrier_events import CarrierEventHandler
 from recado.delivery.dispatcher import Dispatcher
 from recado.delivery.webhook_sender import WebhookSender
@@ -55,6 +56,9 @@ class Platform:
         self._running = False
         self._starting: set[asyncio.Task[None]] = set()
         self.webhooks = WebhookSender(self.sessions)
+        self.campaign_timers = CampaignTimers(
+            self.sessions, base_url=settings.base_url, on_messages=self.dispatcher.notify
+        )
         self._tasks: list[asyncio.Task[None]] = []
 
     def _inbound_arrived(self) -> None:
@@ -106,6 +110,9 @@ class Platform:
             await connector.start(self.carrier_events)
         self._tasks.append(asyncio.create_task(self.dispatcher.run_forever(), name="dispatcher"))
         self._tasks.append(asyncio.create_task(self.webhooks.run_forever(), name="webhooks"))
+        self._tasks.append(
+            asyncio.create_task(self.campaign_timers.run_forever(), name="campaign-timers")
+        )
         log.info("dispatcher started with connectors %s", ", ".join(self.connectors))
 
     async def close(self) -> None:

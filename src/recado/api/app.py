@@ -58,6 +58,9 @@ def create_app(platform: Platform | None = None, *, start_workers: bool | None =
     errors.install(app)
     for router in _routers():
         app.include_router(router)
+    from recado import web  # noqa: PLC0415  (the UI imports the API's dependencies)
+
+    web.install(app)  # the web UI: `/` and /app/...
 
     @app.middleware("http")
     async def _timing(
@@ -76,11 +79,16 @@ def create_app(platform: Platform | None = None, *, start_workers: bool | None =
 
 def _routers() -> list:  # type: ignore[type-arg]
     from recado.api import (  # noqa: PLC0415
+        campaigns,
         compliance,
         contacts,
+        discounts,
+        events,
         imports,
         links,
         lists,
+        reports,
+        segments,
         signup_forms,
         templates,
     )
@@ -91,7 +99,12 @@ def _routers() -> list:  # type: ignore[type-arg]
         compliance.router,  # before contacts: /v1/contacts/{id}/export and the like
         contacts.router,
         lists.router,
+        segments.router,
         templates.router,
         links.router,
         signup_forms.router,
+        reports.router,  # before campaigns: /v1/campaigns/{id}/report, report.csv, recipients.csv
+        campaigns.router,
+        events.router,
+        discounts.router,
     ]

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -122,6 +123,7 @@ class Contact(Base):
         UniqueConstraint("workspace_id", "phone"),
         Index("ix_contacts_workspace_external", "workspace_id", "external_id"),
         Index("ix_contacts_workspace_created", "workspace_id", "created_at"),
+        Index("ix_contacts_workspace_id", "workspace_id", "id"),  # keyset pages of a workspace
     )
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
@@ -169,7 +171,10 @@ class ContactList(Base):
 
 class ListMember(Base):
     __tablename__ = "list_members"
-    __table_args__ = (Index("ix_list_members_contact", "contact_id"),)
+    __table_args__ = (
+        Index("ix_list_members_contact", "contact_id"),
+        Index("ix_list_members_list_status", "list_id", "status"),  # member counts
+    )
     list_id: Mapped[str] = mapped_column(
         ForeignKey("lists.id", ondelete="CASCADE"), primary_key=True
     )
@@ -193,6 +198,9 @@ class Message(Base):
         Index("ix_messages_workspace_created", "workspace_id", "created_at"),
         Index("ix_messages_contact", "contact_id"),
         Index("ix_messages_carrier_ref", "connector", "carrier_message_id"),
+        # The dispatcher's claim on PostgreSQL walks queued rows in id order.
+        Index("ix_messages_status_id", "status", "id"),
+        Index("ix_messages_campaign_status", "campaign_id", "status"),
     )
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
@@ -224,6 +232,9 @@ class Message(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set on a campaign's messages: the report and attribution read them from here.
+    campaign_id: Mapped[str | None] = mapped_column(String(32))
+    variant_id: Mapped[str | None] = mapped_column(String(32))
 
 
 class MessageEvent(Base):
@@ -352,6 +363,9 @@ class Click(Base):
     __table_args__ = (
         Index("ix_clicks_link", "link_code"),
         Index("ix_clicks_workspace_at", "workspace_id", "at"),
+        # Campaign reports, and attribution's "last click of this contact".
+        Index("ix_clicks_campaign", "campaign_id"),
+        Index("ix_clicks_contact_at", "contact_id", "at"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
@@ -464,3 +478,159 @@ class OptInRequest(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Segment(Base):
+    """A saved audience filter; its definition is recado.domain.segments' JSON form."""
+
+    __tablename__ = "segments"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Campaign(Base):
+    """One send to an audience. Its messages carry campaign_id: the message rows are the
+    fan-out's cursor, so a resumed or restarted campaign never texts anyone twice."""
+
+    __tablename__ = "campaigns"
+    __table_args__ = (
+        Index("ix_campaigns_workspace_created", "workspace_id", "created_at"),
+        Index("ix_campaigns_due", "status", "send_at"),
+        Index("ix_campaigns_decide", "status", "decide_at"),
+    )
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    # draft, scheduled, sending, testing (A/B: waiting for the decision), paused, completed,
+    # canceled
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    sender: Mapped[str | None] = mapped_column(String(32))  # None: the workspace default
+    # {"lists": [...], "segments": [...], "exclude_lists": [...], "exclude_segments": [...]}
+    audience: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    body: Mapped[str] = mapped_column(Text, default="")
+    media_urls: Mapped[list[str]] = mapped_column(JSON, default=list)
+    smart_encoding: Mapped[bool] = mapped_column(Boolean, default=False)
+    schedule_kind: Mapped[str] = mapped_column(String(16), default="now")  # now, at, local
+    send_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # kind "at": the moment
+    local_send: Mapped[str | None] = mapped_column(String(16))  # kind "local": "YYYY-MM-DDTHH:MM"
+    throttle_per_minute: Mapped[int | None] = mapped_column(Integer)
+    # A/B: {"test_share": 0.2, "metric": "click_rate", "holdout_share": 0.05,
+    # "decide_after_hours": 4}; None: no test.
+    ab_test: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    decide_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the A/B decision timer
+    winner_variant_id: Mapped[str | None] = mapped_column(String(32))
+    discount_mode: Mapped[str] = mapped_column(String(16), default="none")  # none, shared, pool
+    discount_code: Mapped[str | None] = mapped_column(String(64))  # mode "shared"
+    discount_pool_id: Mapped[str | None] = mapped_column(String(32))  # mode "pool"
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    launched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the current fan-out (the whole audience, or an A/B test's share) is written:
+    # until then the campaign timer (re)runs it, after a crash too.
+    fanned_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CampaignVariant(Base):
+    __tablename__ = "campaign_variants"
+    __table_args__ = (UniqueConstraint("campaign_id", "label"),)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    label: Mapped[str] = mapped_column(String(8))  # A, B, C ...
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    body: Mapped[str] = mapped_column(Text)
+    media_urls: Mapped[list[str]] = mapped_column(JSON, default=list)
+    send_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a send-time variant
+
+
+class CampaignSkip(Base):
+    """An audience member the campaign did not text, and why (no consent, opted out,
+    holdout, no discount code left ...). Messaged members are rows in `messages`."""
+
+    __tablename__ = "campaign_skips"
+    campaign_id: Mapped[str] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    contact_id: Mapped[str] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
+    )
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DiscountPool(Base):
+    __tablename__ = "discount_pools"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DiscountCode(Base):
+    """A single-use code of a pool; given to one recipient of one campaign."""
+
+    __tablename__ = "discount_codes"
+    __table_args__ = (
+        UniqueConstraint("pool_id", "code"),
+        Index("ix_discount_codes_free", "pool_id", "contact_id"),
+        Index("ix_discount_codes_workspace_code", "workspace_id", "code"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    pool_id: Mapped[str] = mapped_column(ForeignKey("discount_pools.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(64))
+    campaign_id: Mapped[str | None] = mapped_column(String(32))
+    contact_id: Mapped[str | None] = mapped_column(String(32))
+    message_id: Mapped[str | None] = mapped_column(String(32))
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ContactEvent(Base):
+    """Something a contact did in the shop or app (`order.placed`, custom names), sent by
+    POST /v1/events; an order's credit (campaign, variant, message, why) is set once."""
+
+    __tablename__ = "contact_events"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "event_id"),
+        Index("ix_contact_events_workspace_at", "workspace_id", "occurred_at"),
+        Index("ix_contact_events_contact", "contact_id", "occurred_at"),
+        Index("ix_contact_events_campaign", "campaign_id"),
+        Index("ix_contact_events_order", "workspace_id", "order_id"),
+        # An order is credited once, even when the shop sends it twice under two event ids.
+        Index(
+            "uq_contact_events_credited_order",
+            "workspace_id",
+            "order_id",
+            unique=True,
+            sqlite_where=text("attribution IS NOT NULL"),
+            postgresql_where=text("attribution IS NOT NULL"),
+        ),
+    )
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(String(200))  # the caller's id: idempotency
+    # SHA-256 of the caller's payload: a replay answers the same event, a changed one a 409.
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(100))
+    contact_id: Mapped[str | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    order_id: Mapped[str | None] = mapped_column(String(200))
+    value_micros: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    coupon_code: Mapped[str | None] = mapped_column(String(64))
+    properties: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    campaign_id: Mapped[str | None] = mapped_column(String(32))
+    variant_id: Mapped[str | None] = mapped_column(String(32))
+    message_id: Mapped[str | None] = mapped_column(String(32))
+    attribution: Mapped[str | None] = mapped_column(String(16))  # click, delivery, coupon
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -2,7 +2,9 @@
 
 Outbound: accepted|scheduled -> queued -> sending -> sent -> delivered|undelivered,
 with failed and canceled reachable before the carrier accepts it, and `unknown` for a
-submit whose outcome a crash hid (reconciled, never blindly re-sent).
+submit whose outcome a crash hid (reconciled, never blindly re-sent). A paused campaign's
+not-yet-submitted messages wait in `paused`, out of the dispatcher's reach, until resumed
+(back to queued or scheduled) or canceled.
 Inbound messages are born `received` and stay there.
 """
 
@@ -22,6 +24,7 @@ class MessageStatus(StrEnum):
     FAILED = "failed"
     CANCELED = "canceled"
     UNKNOWN = "unknown"
+    PAUSED = "paused"
     RECEIVED = "received"
 
 
@@ -29,8 +32,10 @@ S = MessageStatus
 
 TRANSITIONS: dict[MessageStatus, frozenset[MessageStatus]] = {
     S.ACCEPTED: frozenset({S.QUEUED, S.SCHEDULED, S.FAILED, S.CANCELED}),
-    S.SCHEDULED: frozenset({S.QUEUED, S.CANCELED, S.FAILED}),
-    S.QUEUED: frozenset({S.SENDING, S.SCHEDULED, S.CANCELED, S.FAILED}),
+    S.SCHEDULED: frozenset({S.QUEUED, S.CANCELED, S.FAILED, S.PAUSED}),
+    S.QUEUED: frozenset({S.SENDING, S.SCHEDULED, S.CANCELED, S.FAILED, S.PAUSED}),
+    # A paused campaign's message: resumed (its send_at kept) or canceled with the campaign.
+    S.PAUSED: frozenset({S.QUEUED, S.SCHEDULED, S.CANCELED}),
     # sending -> queued is a retry after a temporary error or a throttle.
     S.SENDING: frozenset({S.SENT, S.QUEUED, S.FAILED, S.UNKNOWN, S.DELIVERED, S.UNDELIVERED}),
     # A delivery report may say "undelivered" and a late one "delivered"; carriers do that.
@@ -44,7 +49,7 @@ TRANSITIONS: dict[MessageStatus, frozenset[MessageStatus]] = {
 }
 
 FINAL = frozenset({S.DELIVERED, S.FAILED, S.CANCELED, S.RECEIVED})
-CANCELABLE = frozenset({S.ACCEPTED, S.SCHEDULED, S.QUEUED})
+CANCELABLE = frozenset({S.ACCEPTED, S.SCHEDULED, S.QUEUED, S.PAUSED})
 
 
 def can_transition(current: MessageStatus, new: MessageStatus) -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from recado.domain.attribution import Windows
 from recado.domain.footer import DEFAULT_FOOTERS, FooterSettings
 from recado.domain.frequency_caps import FrequencyPolicy
 from recado.domain.keywords import KeywordRules
@@ -80,6 +81,26 @@ class FrequencySetting(BaseModel):
         )
 
 
+class AttributionSetting(BaseModel):
+    """How long after a campaign message an order is still credited to it (a coupon code of
+    the campaign is credited however late)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    click_window_hours: float = Field(
+        default=7 * 24, ge=0, le=24 * 90, description="After a click on the message's link"
+    )
+    delivery_window_hours: float = Field(
+        default=24, ge=0, le=24 * 90, description="After the message was delivered"
+    )
+
+    def windows(self) -> Windows:
+        return Windows(
+            click=timedelta(hours=self.click_window_hours),
+            delivery=timedelta(hours=self.delivery_window_hours),
+        )
+
+
 class WorkspaceSettings(BaseModel):
     model_config = ConfigDict(extra="ignore", validate_assignment=True)
 
@@ -126,6 +147,7 @@ class WorkspaceSettings(BaseModel):
 
     quiet_hours: QuietHoursSetting = Field(default_factory=QuietHoursSetting)
     frequency: FrequencySetting = Field(default_factory=FrequencySetting)
+    attribution: AttributionSetting = Field(default_factory=AttributionSetting)
     extra_keywords: dict[str, dict[str, list[str]]] = Field(
         default_factory=dict,
         description="Keywords added to the standard ones, by class and language, e.g. "

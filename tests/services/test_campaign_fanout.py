@@ -1,0 +1,201 @@
+"""The fan-out: who gets a message row, who is skipped and why, and never twice."""
+
+from __future__ import annotations
+
+import httpx
+from sqlalchemy import func, select
+
+from recado.db.tables import CampaignSkip, Contact, Link, Message, MessageEvent
+from recado.platform import Platform
+from recado.services import campaign_fanout, campaigns, consent
+from recado.services.actor import system_actor
+from recado.services.workspaces import NewWorkspace
+from tests.support.consenting import opted_in
+
+BASE = "http://recado.test"
+
+
+async def _list(client: httpx.AsyncClient, name: str = "VIP") -> str:
+    created = await client.post("/v1/lists", json={"name": name})
+    assert created.status_code == 201, created.text
+    list_id: str = created.json()["id"]
+    return list_id
+
+
+async def _member_without_consent(client: httpx.AsyncClient, list_id: str, phone: str) -> str:
+    contact = await client.put(f"/v1/contacts/by-phone/{phone}", json={})
+    contact_id: str = contact.json()["id"]
+    added = await client.post(f"/v1/lists/{list_id}/members", json={"contact_ids": [contact_id]})
+    assert added.status_code in (200, 201), added.text
+    return contact_id
+
+
+async def _campaign(platform: Platform, workspace: NewWorkspace, **fields: object) -> str:
+    actor = system_actor(workspace.workspace.id)
+    data = campaigns.CampaignInput(**{"name": "Sale", **fields})  # type: ignore[arg-type]
+    async with platform.sessions() as session:
+        campaign = await campaigns.create_campaign(session, actor, data)
+        return campaign.id
+
+
+async def _launch_and_fan_out(
+    platform: Platform, workspace: NewWorkspace, campaign_id: str, **options: object
+) -> campaign_fanout.Outcome:
+    actor = system_actor(workspace.workspace.id)
+    async with platform.sessions() as session:
+        await campaigns.launch(session, actor, campaign_id, base_url=BASE)
+    async with platform.sessions() as session:
+        return await campaign_fanout.fan_out(session, campaign_id, base_url=BASE, **options)  # type: ignore[arg-type]
+
+
+async def _messages(platform: Platform, campaign_id: str) -> list[Message]:
+    async with platform.sessions() as session:
+        return list(
+            await session.scalars(
+                select(Message).where(Message.campaign_id == campaign_id).order_by(Message.id)
+            )
+        )
+
+
+async def test_each_consenting_member_gets_one_personalized_marketing_message(
+    platform: Platform, workspace: NewWorkspace, client: httpx.AsyncClient
+) -> None:
+    vip, news = await _list(client, "VIP"), await _list(client, "News")
+    both = await opted_in(client, "+12025550101", list_id=vip)
+    await client.post(f"/v1/lists/{news}/members", json={"contact_ids": [both]})
+    await client.patch(f"/v1/contacts/{both}", json={"first_name": "Ana"})
+    await opted_in(client, "+12025550102", list_id=news)
+    campaign_id = await _campaign(
+        platform,
+        workspace,
+        body="Acme: Hi {{ first_name | default('there') }}, sale at https://acme.com/sale",
+        audience={"lists": [vip, news]},
+    )
+
+    outcome = await _launch_and_fan_out(platform, workspace, campaign_id)
+
+    assert outcome.finished and outcome.messages == 2
+    messages = await _messages(platform, campaign_id)
+    assert sorted(m.recipient for m in messages) == ["+12025550101", "+12025550102"]
+    ana = next(m for m in messages if m.recipient == "+12025550101")
+    assert ana.body.startswith("Acme: Hi Ana, sale at http://recado.test/l/")
+    assert "STOP" in ana.body  # the opt-out footer
+    assert {m.category for m in messages} == {"marketing"}
+    assert {m.status for m in messages} == {"queued"}
+    assert all(m.price_micros for m in messages)
+    async with platform.sessions() as session:
+        links = await session.scalar(select(func.count()).select_from(Link))
+        events = list(
+            await session.scalars(
+                select(MessageEvent.status).where(MessageEvent.message_id == ana.id)
+            )
+        )
+    assert links == 2
+    assert events == ["accepted", "queued"]
+
+
+async def test_members_without_consent_are_skipped_and_stop_senders_get_nothing(
+    platform: Platform, workspace: NewWorkspace, client: httpx.AsyncClient
+) -> None:
+    vip = await _list(client)
+    await opted_in(client, "+12025550111", list_id=vip)
+    silent = await _member_without_consent(client, vip, "+12025550112")
+    leaver = await opted_in(client, "+12025550113", list_id=vip)
+    async with platform.sessions() as session:
+        contact = await session.get(Contact, leaver)
+        assert contact is not None
+        await consent.opt_out(session, contact, source="keyword", by="test")
+        await session.commit()
+    campaign_id = await _campaign(
+        platform, workspace, body="Acme: new arrivals", audience={"lists": [vip]}
+    )
+
+    outcome = await _launch_and_fan_out(platform, workspace, campaign_id)
+
+    assert outcome.messages == 1
+    assert [m.recipient for m in await _messages(platform, campaign_id)] == ["+12025550111"]
+    async with platform.sessions() as session:
+        reasons = dict(
+            (await session.execute(select(CampaignSkip.contact_id, CampaignSkip.reason))).all()
+        )
+    assert reasons == {silent: "no_consent"}
+
+
+async def test_a_fan_out_killed_midway_resumes_without_texting_anyone_twice(
+    platform: Platform, workspace: NewWorkspace, client: httpx.AsyncClient
+) -> None:
+    vip = await _list(client)
+    for n in range(7):
+        await opted_in(client, f"+1202555012{n}", list_id=vip)
+    campaign_id = await _campaign(
+        platform, workspace, body="Acme: flash sale", audience={"lists": [vip]}
+    )
+
+    first = await _launch_and_fan_out(platform, workspace, campaign_id, chunk=3, max_chunks=1)
+    assert not first.finished and first.messages == 3
+    async with platform.sessions() as session:  # "after the restart": from the start again
+        rest = await campaign_fanout.fan_out(session, campaign_id, base_url=BASE, chunk=3)
+    async with platform.sessions() as session:
+        again = await campaign_fanout.fan_out(session, campaign_id, base_url=BASE, chunk=3)
+
+    assert rest.finished and rest.messages == 4
+    assert again.messages == 0
+    messages = await _messages(platform, campaign_id)
+    assert len(messages) == len({m.recipient for m in messages}) == 7
+
+
+async def test_excluded_list_members_get_nothing(
+    platform: Platform, workspace: NewWorkspace, client: httpx.AsyncClient
+) -> None:
+    vip, staff = await _list(client, "VIP"), await _list(client, "Staff")
+    await opted_in(client, "+12025550131", list_id=vip)
+    employee = await opted_in(client, "+12025550132", list_id=vip)
+    await client.post(f"/v1/lists/{staff}/members", json={"contact_ids": [employee]})
+    campaign_id = await _campaign(
+        platform,
+        workspace,
+        body="Acme: VIP night",
+        audience={"lists": [vip], "exclude_lists": [staff]},
+    )
+
+    await _launch_and_fan_out(platform, workspace, campaign_id)
+
+    assert [m.recipient for m in await _messages(platform, campaign_id)] == ["+12025550131"]
+
+
+async def test_a_segment_and_a_list_together_reach_each_contact_once(
+    platform: Platform, workspace: NewWorkspace, client: httpx.AsyncClient
+) -> None:
+    from recado.services import segments
+
+    vip = await _list(client)
+    gold_in_list = await opted_in(client, "+12025550141", list_id=vip)
+    gold_elsewhere = await opted_in(client, "+12025550142")
+    await opted_in(client, "+12025550143")  # neither gold nor on the list
+    for contact_id in (gold_in_list, gold_elsewhere):
+        patched = await client.patch(
+            f"/v1/contacts/{contact_id}", json={"attributes": {"plan": "gold"}}
+        )
+        assert patched.status_code == 200, patched.text
+    async with platform.sessions() as session:
+        gold = await segments.create_segment(
+            session,
+            system_actor(workspace.workspace.id),
+            name="Gold",
+            definition={
+                "conditions": [
+                    {"field": "attribute", "name": "plan", "op": "equals", "value": "gold"}
+                ]
+            },
+        )
+    campaign_id = await _campaign(
+        platform,
+        workspace,
+        body="Acme: gold perks",
+        audience={"lists": [vip], "segments": [gold.id]},
+    )
+
+    await _launch_and_fan_out(platform, workspace, campaign_id)
+
+    recipients = sorted(m.recipient for m in await _messages(platform, campaign_id))
+    assert recipients == ["+12025550141", "+12025550142"]
