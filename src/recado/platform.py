@@ -20,6 +20,7 @@ from recado.db.tables import CarrierConnection
 from recado.delivery.campaign_timers import CampaignTimers
 from recado.delivery.carrier_events import CarrierEventHandler
 from recado.delivery.dispatcher import Dispatcher
+from recado.delivery.report_refresher import ReportRefresher
 from recado.delivery.webhook_sender import WebhookSender
 from recado.settings import Settings
 
@@ -59,6 +60,7 @@ class Platform:
         self.campaign_timers = CampaignTimers(
             self.sessions, base_url=settings.base_url, on_messages=self.dispatcher.notify
         )
+        self.report_refresher = ReportRefresher(self.sessions)
         self._tasks: list[asyncio.Task[None]] = []
 
     def _inbound_arrived(self) -> None:
@@ -112,6 +114,9 @@ class Platform:
         self._tasks.append(asyncio.create_task(self.webhooks.run_forever(), name="webhooks"))
         self._tasks.append(
             asyncio.create_task(self.campaign_timers.run_forever(), name="campaign-timers")
+        )
+        self._tasks.append(
+            asyncio.create_task(self.report_refresher.run_forever(), name="report-snapshots")
         )
         log.info("dispatcher started with connectors %s", ", ".join(self.connectors))
 

@@ -86,12 +86,15 @@ async def test_each_consenting_member_gets_one_personalized_marketing_message(
     async with platform.sessions() as session:
         links = await session.scalar(select(func.count()).select_from(Link))
         events = list(
-            await session.scalars(
-                select(MessageEvent.status).where(MessageEvent.message_id == ana.id)
+            await session.execute(
+                select(MessageEvent.status, MessageEvent.detail).where(
+                    MessageEvent.message_id == ana.id
+                )
             )
         )
     assert links == 2
-    assert events == ["accepted", "queued"]
+    [(status, detail)] = events
+    assert status == "queued" and detail.startswith("queued by campaign ")
 
 
 async def test_members_without_consent_are_skipped_and_stop_senders_get_nothing(

@@ -12,7 +12,8 @@ from recado.domain.roles import Role
 from recado.errors import NotFound, ValidationFailed
 from recado.ids import new_id
 from recado.services.actor import Actor, system_actor
-from recado.services.campaign_report import campaign_report, daily_totals, recipients_csv
+from recado.services.campaign_report import campaign_report, recipients_csv
+from recado.services.daily_totals import daily_totals
 
 
 async def credited(rows: Rows, message, value_micros: int, at: datetime, currency="USD"):

@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from recado.api.deps import CurrentActor, Session
-from recado.services import campaign_report
+from recado.services import campaign_report, daily_totals
 
 router = APIRouter(tags=["reports"])
 
@@ -196,4 +196,4 @@ async def daily(
     actor: CurrentActor,
     days: Annotated[int, Query(ge=1, le=366, description="How many days, today included")] = 30,
 ) -> dict[str, Any]:
-    return await campaign_report.daily_totals(session, actor, days=days)
+    return await daily_totals.daily_totals(session, actor, days=days)

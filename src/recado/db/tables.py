@@ -193,14 +193,49 @@ class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
         UniqueConstraint("workspace_id", "idempotency_key"),
-        # The dispatcher's claim: due queued rows in order.
-        Index("ix_messages_due", "status", "send_at"),
+        # Scheduled messages by due time. Partial, like the ones below: a row a campaign's
+        # fan-out writes (queued, no carrier id yet, not sent) costs these indexes nothing.
+        Index(
+            "ix_messages_scheduled",
+            "status",  # in the index too, so the planners see it serves the status test
+            "send_at",
+            sqlite_where=text("status = 'scheduled'"),
+            postgresql_where=text("status = 'scheduled'"),
+        ),
         Index("ix_messages_workspace_created", "workspace_id", "created_at"),
         Index("ix_messages_contact", "contact_id"),
-        Index("ix_messages_carrier_ref", "connector", "carrier_message_id"),
+        Index(
+            "ix_messages_carrier_ref",
+            "connector",
+            "carrier_message_id",
+            sqlite_where=text("carrier_message_id IS NOT NULL"),
+            postgresql_where=text("carrier_message_id IS NOT NULL"),
+        ),
         # The dispatcher's claim on PostgreSQL walks queued rows in id order.
         Index("ix_messages_status_id", "status", "id"),
         Index("ix_messages_campaign_status", "campaign_id", "status"),
+        # Daily analytics (dashboard, GET /v1/analytics/daily).
+        Index(
+            "ix_messages_workspace_sent",
+            "workspace_id",
+            "sent_at",
+            sqlite_where=text("sent_at IS NOT NULL"),
+            postgresql_where=text("sent_at IS NOT NULL"),
+        ),
+        Index(
+            "ix_messages_workspace_delivered",
+            "workspace_id",
+            "delivered_at",
+            sqlite_where=text("delivered_at IS NOT NULL"),
+            postgresql_where=text("delivered_at IS NOT NULL"),
+        ),
+        Index(
+            "ix_messages_workspace_inbound",
+            "workspace_id",
+            "created_at",
+            sqlite_where=text("direction = 'inbound'"),
+            postgresql_where=text("direction = 'inbound'"),
+        ),
     )
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
@@ -400,7 +435,10 @@ class Consent(Base):
     """
 
     __tablename__ = "consents"
-    __table_args__ = (Index("ix_consents_contact", "contact_id", "id"),)
+    __table_args__ = (
+        Index("ix_consents_contact", "contact_id", "id"),
+        Index("ix_consents_workspace_created", "workspace_id", "created_at"),  # daily opt-outs
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     contact_id: Mapped[str | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
@@ -634,3 +672,33 @@ class ContactEvent(Base):
     message_id: Mapped[str | None] = mapped_column(String(32))
     attribution: Mapped[str | None] = mapped_column(String(16))  # click, delivery, coupon
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DailyTotal(Base):
+    """A workspace's figures of one settled UTC day (sent, delivered, clicks, replies,
+    opt-outs), counted once: a month of dashboard charts reads 30 rows, not a month of
+    messages. Today and yesterday are always counted live (late delivery reports)."""
+
+    __tablename__ = "daily_totals"
+    workspace_id: Mapped[str] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD
+    figures: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CampaignReportSnapshot(Base):
+    """A campaign's report as last computed: the web pages read it instead of aggregating
+    a big campaign's messages on every view; the campaign worker refreshes it while the
+    campaign's figures still move. GET /v1/campaigns/{id}/report always counts live."""
+
+    __tablename__ = "campaign_report_snapshots"
+    campaign_id: Mapped[str] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    report: Mapped[dict[str, Any]] = mapped_column(JSON)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # How long the last computation took: the refresher spaces big campaigns further apart.
+    took_ms: Mapped[int] = mapped_column(Integer, default=0)

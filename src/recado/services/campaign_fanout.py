@@ -12,7 +12,7 @@ Each chunk is one transaction:
      (workspace_id, idempotency_key), the key being `campaign:<campaign>:<contact>`, so a
      second fan-out of the same recipient cannot happen, whatever runs it; RETURNING the
      rows written;
-  5. `insert_events`: their `accepted` and `queued`/`scheduled` events, INSERT ... SELECT;
+  5. `insert_events`: their `queued`/`scheduled` event, INSERT ... SELECT;
   6. their link rows (`links.insert_links`) and the chunk's skips (`campaign_skips`).
 The message and skip rows are the cursor: if the process dies, the next run starts where
 the committed chunks end, and nobody is texted twice. The dispatcher's gate checks consent,
@@ -912,19 +912,19 @@ async def _store_chunk(session: AsyncSession, plan: Plan, chunk: Prepared) -> tu
 
 
 async def _events(session: AsyncSession, plan: Plan, written: set[str], now: datetime) -> None:
-    accepted = f"accepted from campaign {plan.campaign_name} ({plan.campaign_id})"
+    """One event per message, in its first status (queued or scheduled): a campaign's
+    message is born there, never `accepted` the way an API request is, and a million-
+    recipient campaign writes a million event rows, not two."""
+    source = f"campaign {plan.campaign_name} ({plan.campaign_id})"
     window = {
         "first": min(written),
         "last": max(written),
         "campaign_id": plan.campaign_id,
         "now": now,
     }
-    await session.execute(
-        insert_events(literal(MessageStatus.ACCEPTED.value), literal(accepted)), window
-    )
     detail = case(
-        (Message.status == MessageStatus.SCHEDULED.value, literal("scheduled by the campaign")),
-        else_=literal("waiting for the dispatcher"),
+        (Message.status == MessageStatus.SCHEDULED.value, literal(f"scheduled by {source}")),
+        else_=literal(f"queued by {source}, waiting for the dispatcher"),
     )
     await session.execute(insert_events(None, detail), window)
 

@@ -1,5 +1,6 @@
 """A campaign's report: who it reached, what they did, what it cost and earned, per variant
-and by hour; the recipients' outcomes as a streamed CSV; workspace totals by day.
+and by hour; the recipients' outcomes as a streamed CSV (workspace totals by day:
+services/daily_totals.py).
 
 Definitions (docs/analytics.md has them for users):
 - audience = messaged + skipped; sent = messages the carrier accepted (sent_at set);
@@ -31,17 +32,16 @@ from recado.db.tables import (
     CampaignSkip,
     CampaignVariant,
     Click,
-    Consent,
     Contact,
     ContactEvent,
     Message,
     utcnow,
 )
 from recado.domain.roles import Permission
-from recado.errors import NotFound, ValidationFailed
+from recado.errors import NotFound
 from recado.services.actor import Actor
 from recado.services.campaign_metrics import OPT_OUT_WINDOW, REPLY_WINDOW, opt_out_pairs
-from recado.services.contact_events import ORDER_PLACED, amount_text
+from recado.services.contact_events import amount_text
 from recado.services.contacts import looks_like_id
 
 try:  # the campaigns colleague's statistics; the report works without them
@@ -51,7 +51,6 @@ except ImportError:  # pragma: no cover
 
 CHUNK_ROWS = 2000
 MAX_HOURS_FILLED = 24 * 31
-MAX_DAYS = 366
 PENDING = ("accepted", "scheduled", "queued", "sending", "paused", "unknown")
 
 
@@ -476,101 +475,6 @@ async def _hourly(session: AsyncSession, campaign: Campaign) -> list[dict[str, A
         }
         for hour in hours
     ]
-
-
-async def daily_totals(
-    session: AsyncSession, actor: Actor, *, days: int = 30, now: datetime | None = None
-) -> dict[str, Any]:
-    """The workspace's figures per UTC day for the last `days` days, today included."""
-    actor.require(Permission.READ)
-    if not 1 <= days <= MAX_DAYS:
-        raise ValidationFailed(f"days is 1 to {MAX_DAYS}.", field="days")
-    now = now or utcnow()
-    first = (now.astimezone(UTC) - timedelta(days=days - 1)).date()
-    since = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
-    ws = actor.workspace_id
-    outbound = (Message.workspace_id == ws, Message.direction == "outbound")
-    series = {
-        "sent": await _count_by(
-            session, Message.sent_at, "day", *outbound, Message.sent_at >= since
-        ),
-        "delivered": await _count_by(
-            session,
-            Message.delivered_at,
-            "day",
-            *outbound,
-            Message.status == "delivered",
-            Message.delivered_at >= since,
-        ),
-        "clicks": await _count_by(
-            session, Click.at, "day", Click.workspace_id == ws, Click.at >= since
-        ),
-        "replies": await _count_by(
-            session,
-            Message.created_at,
-            "day",
-            Message.workspace_id == ws,
-            Message.direction == "inbound",
-            Message.created_at >= since,
-        ),
-        "opt_outs": await _count_by(
-            session,
-            Consent.created_at,
-            "day",
-            Consent.workspace_id == ws,
-            Consent.action == "revoked",
-            Consent.list_id.is_(None),
-            Consent.created_at >= since,
-        ),
-        "orders": await _count_by(
-            session,
-            ContactEvent.occurred_at,
-            "day",
-            ContactEvent.workspace_id == ws,
-            ContactEvent.name == ORDER_PLACED,
-            ContactEvent.occurred_at >= since,
-        ),
-        "conversions": await _count_by(
-            session,
-            ContactEvent.occurred_at,
-            "day",
-            ContactEvent.workspace_id == ws,
-            ContactEvent.attribution.is_not(None),
-            ContactEvent.occurred_at >= since,
-        ),
-    }
-    bucket = _bucket(session, ContactEvent.occurred_at, "day")
-    revenue: dict[str, dict[str, int]] = defaultdict(dict)
-    rows = await session.execute(
-        select(bucket, ContactEvent.currency, func.sum(ContactEvent.value_micros))
-        .where(
-            ContactEvent.workspace_id == ws,
-            ContactEvent.attribution.is_not(None),
-            ContactEvent.occurred_at >= since,
-            ContactEvent.currency.is_not(None),
-        )
-        .group_by(bucket, ContactEvent.currency)
-    )
-    for day, currency, micros in rows:
-        if micros:
-            revenue[day][currency] = int(micros)
-    out = []
-    totals: dict[str, int] = defaultdict(int)
-    revenue_total: dict[str, int] = defaultdict(int)
-    for offset in range(days):
-        day = (first + timedelta(days=offset)).isoformat()
-        counts = {name: values.get(day, 0) for name, values in series.items()}
-        for name, n in counts.items():
-            totals[name] += n
-        for currency, micros in revenue.get(day, {}).items():
-            revenue_total[currency] += micros
-        out.append({"date": day, **counts, "revenue": money_list(revenue.get(day, {}))})
-    return {
-        "days": days,
-        "since": first.isoformat(),
-        "data": out,
-        "totals": {**totals, "revenue": money_list(dict(revenue_total))},
-    }
 
 
 # --- CSV -----------------------------------------------------------------------------------

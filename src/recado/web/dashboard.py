@@ -1,7 +1,7 @@
 """The dashboard: the last 30 days of sending, as charts, and the carriers' connection state.
 
 The daily counts come from the same aggregate queries as GET /v1/analytics/daily
-(services.campaign_report.daily_totals), so the dashboard and the API always agree.
+(services.daily_totals), so the dashboard and the API always agree.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from recado.api.deps import get_platform
 from recado.db.tables import Contact
-from recado.services import campaign_report, carrier_setup
+from recado.services import carrier_setup, daily_totals
 from recado.services.actor import Actor
 from recado.web.rendering import PREFIX, WebRoute, render
 from recado.web.session import CurrentUser, DbSession
@@ -55,7 +55,7 @@ class DailyActivity:
 async def daily_activity(session: AsyncSession, actor: Actor, *, days: int = DAYS) -> DailyActivity:
     """Messages sent, delivered, clicked, replies and opt-outs per UTC day, the last `days`
     (today included), from the workspace's daily analytics (GET /v1/analytics/daily)."""
-    report = await campaign_report.daily_totals(session, actor, days=days)
+    report = await daily_totals.daily_totals(session, actor, days=days)
     rows = report["data"]
     return DailyActivity(
         days=[date.fromisoformat(row["date"]) for row in rows],
