@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 
 from recado.carriers.base import DeliveryReport, OutboundSMS, SubmitError, SubmitResult
 from recado.carriers.simulator import SimulatorConnector
-from recado.db.tables import CarrierConnection, Message, Route, Sender
+from recado.db.tables import CarrierConnection, Message, MessageEvent, Route, Sender
 from recado.delivery.carrier_events import CarrierEventHandler
 from recado.delivery.dispatcher import Dispatcher
 from recado.ids import new_id
@@ -312,3 +312,29 @@ async def test_a_round_takes_at_most_its_batch_and_leaves_the_rest_for_other_dis
             select(func.count()).where(Message.id.in_(left), Message.lease_until.is_not(None))
         )
     assert leased == 0  # nothing held back from a second dispatcher
+
+
+async def test_due_scheduled_messages_are_released_a_batch_a_round_each_with_its_event(
+    platform: Platform, workspace: NewWorkspace
+):
+    at = datetime.now(UTC) + timedelta(hours=1)
+    ids = await queue(platform, workspace, 5, send_at=at)
+    clock = [at + timedelta(seconds=1)]
+    dispatcher = Dispatcher(
+        platform.sessions, platform.connector, batch_size=3, clock=lambda: clock[0]
+    )
+    async with platform.sessions() as session:
+        await dispatcher._release_due_schedules(session, clock[0])
+    found = Counter((await statuses(platform, ids)).values())
+    assert found == {"queued": 3, "scheduled": 2}
+    async with platform.sessions() as session:
+        events = list(
+            await session.scalars(
+                select(MessageEvent.message_id).where(
+                    MessageEvent.message_id.in_(ids), MessageEvent.detail == "send time reached"
+                )
+            )
+        )
+        await dispatcher._release_due_schedules(session, clock[0])
+    assert len(events) == len(set(events)) == 3
+    assert Counter((await statuses(platform, ids)).values()) == {"queued": 5}

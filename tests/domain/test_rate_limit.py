@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 
 from hypothesis import given, settings
@@ -29,12 +30,30 @@ def max_in_any_window(times: list[float], costs: list[int], seconds: float) -> i
     return best
 
 
-def test_100_mps_sends_100_in_every_second():
+def test_100_mps_sends_100_give_or_take_1_in_every_second():
     limiter = RateLimiter(100)
     times = simulate(limiter, [1] * 6000)
-    per_second = Counter(int(t) for t in times)
-    assert all(count == 100 for count in per_second.values())
-    assert len(per_second) == 60
+    per_second = Counter(int(t) for t in times if t < int(times[-1]))  # whole seconds
+    assert all(99 <= count <= 100 for count in per_second.values()), per_second
+    assert len(per_second) >= 59
+
+
+def test_a_sender_that_wakes_late_still_gets_100_give_or_take_2_in_every_second():
+    """A real event loop wakes up to a couple of milliseconds after the time it asked for.
+    A send must not push all later ones back (a send log alone replays each lateness a
+    second later, it adds up, and a wall-clock second then loses a whole burst: 90)."""
+    limiter = RateLimiter(100)
+    lateness = random.Random(3)
+    now, times = 0.0, []
+    while now < 60.0:
+        now += limiter.wait_time(1, now) + lateness.uniform(0.0, 0.002)
+        if limiter.wait_time(1, now) > 0:
+            continue
+        limiter.record(1, now)
+        times.append(now)
+    per_second = Counter(int(t) for t in times if t < 59.0)
+    assert min(per_second.values()) >= 98 and max(per_second.values()) <= 100, per_second
+    assert max_in_any_window(times, [1] * len(times), 1.0) <= 100
 
 
 def test_no_one_second_window_ever_holds_more_than_the_limit():

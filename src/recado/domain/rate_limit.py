@@ -5,6 +5,16 @@ count per sliding second, so Recado keeps a log of recent sends and checks every
 rule exactly. The second rule bounds bursts: by default at most a tenth of the rate in any
 tenth of a second, so 100 MPS goes out as a steady stream rather than 100 at once.
 
+On top of the windows, sends are paced on an even grid (one part every 1/rate seconds, a
+generic cell rate algorithm): a send that goes a little late does not move the grid, so
+the ones after it are not late too. Without it, each send waits for the one a second
+before it to leave the window, every lateness is replayed a second later and adds up, and
+a wall-clock second ends up a whole burst short (90 instead of 100). The grid may fall up
+to `PACE_SLACK_SECONDS` behind the clock: a sender that paused (its database work) catches
+up that much with a short burst, which the windows still bound. The grid runs half a
+percent slower than the limit: at exactly the limit, the one-second window would hold
+each send back until the one a second before it left, and lateness would add up again.
+
 A carrier's throttling answer halves the allowed rate; each clean second after that gives
 back a tenth of the configured rate until it is whole again (additive increase).
 """
@@ -14,6 +24,13 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+
+
+PACE_SLACK_SECONDS = 0.1
+# The grid runs this much slower than the limit (100 MPS: one part every 10.05 ms), so a
+# late send does not make the next second's send wait for it in the window: lateness
+# fades out instead of adding up. A second counts 99 or 100.
+PACE_MARGIN = 0.005
 
 
 @dataclass(frozen=True)
@@ -72,6 +89,7 @@ class RateLimiter:
         self.allowed_rate = rate_per_second
         self._logs = [_WindowLog(w) for w in windows_for(rate_per_second, burst_fraction)]
         self._slowed_at: float | None = None
+        self._grid: float | None = None  # when the next part is due on the even grid
 
     @property
     def windows(self) -> tuple[Window, ...]:
@@ -80,7 +98,7 @@ class RateLimiter:
     def wait_time(self, cost: int, now: float) -> float:
         """Seconds to wait before `cost` parts may go; 0.0 means now."""
         self._recover(now)
-        wait = 0.0
+        wait = self._pace_wait(now)
         for log in self._logs:
             log.evict(now)
             wait = max(wait, log.wait_time(cost, now))
@@ -89,6 +107,14 @@ class RateLimiter:
     def record(self, cost: int, now: float) -> None:
         for log in self._logs:
             log.add(cost, now)
+        start = now if self._grid is None else max(self._grid, now - PACE_SLACK_SECONDS)
+        self._grid = start + cost / (self.allowed_rate * (1 - PACE_MARGIN))
+
+    def _pace_wait(self, now: float) -> float:
+        if self._grid is None:
+            return 0.0
+        wait = self._grid - now
+        return wait if wait > 1e-9 else 0.0  # float dust is not a wait
 
     def slow_down(self, now: float) -> None:
         """The carrier said "throttled": halve the rate now."""
