@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     workspace_name: str = "My workspace"
     owner_email: str = "owner@example.com"
     data_dir: Path = Path("./data")
+    # Signs the web UI's session cookies. Empty: a key made once in data_dir. Servers behind
+    # one load balancer must share it: set the same value on each (32 characters or more).
+    session_secret: str = ""
     log_level: str = "info"
     # The embedded mode runs the dispatcher and the carrier connectors inside the API process.
     run_workers: bool = True
@@ -51,6 +54,16 @@ class Settings(BaseSettings):
         if len(value) != 2 or not value.isalpha():
             raise ValueError("default_country must be a two-letter ISO code such as US or BR")
         return value.upper()
+
+    @field_validator("session_secret")
+    @classmethod
+    def _long_secret(cls, value: str) -> str:
+        if value and len(value) < 32:
+            raise ValueError(
+                "session_secret must be 32 characters or more; make one with "
+                "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        return value
 
     @property
     def base_url(self) -> str:

@@ -54,7 +54,7 @@ async def test_the_refresher_counts_a_moving_campaign_again_once_it_is_due(platf
         # Pages keep showing the snapshot until the refresher's next turn...
         before = await report_snapshots.report(session, actor, campaign_id)
         assert before.report["totals"]["delivered"] == 3
-        later = utcnow() + timedelta(seconds=report_snapshots.REFRESH_SECONDS + 1)
+        later = utcnow() + timedelta(seconds=report_snapshots.RUNNING_REFRESH_SECONDS + 1)
         assert await report_snapshots.refresh_due(session, now=later) == 1
         after = await report_snapshots.report(session, actor, campaign_id)
     assert after.report["totals"]["delivered"] == 4

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
+import pytest
+from pydantic import ValidationError
 
 from recado.api.app import create_app
 from recado.domain.roles import Role
@@ -10,6 +14,7 @@ from recado.platform import Platform
 from recado.services import credentials
 from recado.services.actor import system_actor
 from recado.services.workspaces import NewWorkspace
+from recado.settings import Settings
 from tests.web.conftest import Browser
 
 
@@ -193,3 +198,43 @@ async def test_a_signed_in_session_survives_a_restart_of_the_server(
 
     assert page.status_code == 200
     assert "owner@acme.test" in page.text
+
+
+async def test_servers_sharing_a_session_secret_accept_each_others_sessions(
+    platform: Platform, workspace: NewWorkspace, tmp_path: Path
+) -> None:
+    """Behind a load balancer: two servers with their own data directories and the same
+    RECADO_SESSION_SECRET; a server with another secret does not know the cookie."""
+    secret = "s" * 40
+    cookies = []
+    for data_dir in ("one", "two"):
+        settings = platform.settings.model_copy(
+            update={"session_secret": secret, "data_dir": tmp_path / data_dir}
+        )
+        app = create_app(Platform(settings), start_workers=False)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://recado.test"
+        ) as client:
+            if cookies:
+                client.cookies.set("recado_session", cookies[0])
+                page = await client.get("/app/dashboard")
+                assert page.status_code == 200 and "owner@acme.test" in page.text
+            else:
+                await client.get("/app/sign-in")
+                signed = await Browser(client).sign_in(
+                    workspace.owner_email, workspace.owner_password
+                )
+                assert signed.status_code == 303, signed.text
+                cookies.append(client.cookies["recado_session"])
+    stranger = create_app(platform, start_workers=False)  # its own key, in the data directory
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=stranger), base_url="http://recado.test"
+    ) as client:
+        client.cookies.set("recado_session", cookies[0])
+        refused = await client.get("/app/dashboard")
+    assert refused.status_code == 303
+
+
+def test_a_short_session_secret_is_refused_with_how_to_make_one() -> None:
+    with pytest.raises(ValidationError, match="32 characters or more"):
+        Settings(session_secret="short")

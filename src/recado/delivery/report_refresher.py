@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 class ReportRefresher:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], *, idle_seconds: float = 2.0
+        self, sessions: async_sessionmaker[AsyncSession], *, idle_seconds: float = 1.0
     ) -> None:
         self.sessions = sessions
         self.idle_seconds = idle_seconds

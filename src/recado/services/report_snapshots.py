@@ -3,9 +3,11 @@
 A campaign of a million recipients takes seconds to count (services/campaign_report.py),
 which no page should make a marketer wait for on every view. So the report is kept in
 `campaign_report_snapshots`:
-- while a campaign's figures still move (running, or completed less than `LIVE_FOR` ago:
-  delivery reports, clicks and orders keep coming) the refresher task counts it again
-  every `REFRESH_SECONDS`, spaced further for a campaign whose count takes long;
+- while a campaign's figures still move, the refresher task counts it again: every
+  `RUNNING_REFRESH_SECONDS` while it sends and for `JUST_COMPLETED` after (the last
+  delivery reports and the first clicks), every `REFRESH_SECONDS` while it is scheduled,
+  paused, or completed less than `LIVE_FOR` ago (late clicks and orders); spaced further
+  for a campaign whose count takes long;
 - an older campaign's snapshot is counted again when someone opens it and it is older
   than `OLD_REFRESH`;
 - a campaign without a snapshot is counted on the spot.
@@ -29,11 +31,14 @@ from recado.domain.roles import Permission
 from recado.services import campaign_report
 from recado.services.actor import Actor, system_actor
 
-REFRESH_SECONDS = 15.0
+RUNNING_REFRESH_SECONDS = 3.0
+REFRESH_SECONDS = 60.0
+RUNNING = ("sending", "testing")
 # A snapshot that took t seconds to count is not counted again before SPACING * t seconds:
 # the refresher never spends more than a tenth of its time on one big campaign.
 SPACING = 10
 LIVE_FOR = timedelta(days=7)
+JUST_COMPLETED = timedelta(hours=1)
 OLD_REFRESH = timedelta(hours=6)
 MOVING = ("scheduled", "sending", "testing", "paused")  # draft and canceled have no figures
 
@@ -111,6 +116,8 @@ async def refresh_due(
         select(
             Campaign.id,
             Campaign.workspace_id,
+            Campaign.status,
+            Campaign.completed_at,
             CampaignReportSnapshot.computed_at,
             CampaignReportSnapshot.took_ms,
         )
@@ -124,14 +131,25 @@ async def refresh_due(
         )
     )
     due = []
-    for campaign_id, workspace_id, computed_at, took_ms in rows:
-        wait = max(REFRESH_SECONDS, SPACING * (took_ms or 0) / 1000)
+    for campaign_id, workspace_id, status, completed_at, computed_at, took_ms in rows:
+        every = RUNNING_REFRESH_SECONDS if _busy(status, completed_at, now) else REFRESH_SECONDS
+        wait = max(every, SPACING * (took_ms or 0) / 1000)
         if computed_at is None or (now - computed_at).total_seconds() >= wait:
             due.append((computed_at is not None, computed_at or now, campaign_id, workspace_id))
     due.sort()  # never counted first, then the oldest
     for _, _, campaign_id, workspace_id in due[:limit]:
         await count(session, workspace_id, campaign_id)
     return min(len(due), limit)
+
+
+def refreshed_often(campaign: Campaign, now: datetime | None = None) -> bool:
+    """Whether the campaign's snapshot is counted again every few seconds now: a page
+    showing it may as well ask for it that often."""
+    return _busy(campaign.status, campaign.completed_at, now or utcnow())
+
+
+def _busy(status: str, completed_at: datetime | None, now: datetime) -> bool:
+    return status in RUNNING or (completed_at is not None and now - completed_at < JUST_COMPLETED)
 
 
 def _moving(campaign: Campaign, now: datetime) -> bool:

@@ -38,7 +38,7 @@ from recado.domain.roles import Permission
 from recado.domain.workspace_settings import read_settings
 from recado.errors import NotFound, PermissionDenied, ValidationFailed
 from recado.services import audience as audiences
-from recado.services import campaign_fanout, campaign_report, campaigns, templates
+from recado.services import campaign_fanout, campaign_report, campaigns, report_snapshots, templates
 from recado.services.actor import Actor
 from recado.web.rendering import PREFIX, WebRoute, redirect, render
 from recado.web.session import CurrentUser, DbSession, web_session
@@ -113,9 +113,17 @@ async def campaign_list(
 async def _list_figures(
     session: AsyncSession, actor: Actor, ids: list[str]
 ) -> dict[str, tuple[int, int, int]]:
-    """(audience, sent, delivered) per campaign of the page, in two GROUP BY queries."""
+    """(audience, sent, delivered) per campaign of the page: from the report snapshots
+    (a big campaign's messages are not counted on each view); campaigns without one yet
+    are counted here, in two GROUP BY queries."""
+    counted = await report_snapshots.totals(session, actor, ids)
+    found = {
+        cid: (int(t.get("audience", 0)), int(t.get("sent", 0)), int(t.get("delivered", 0)))
+        for cid, t in counted.items()
+    }
+    ids = [cid for cid in ids if cid not in found]
     if not ids:
-        return {}
+        return found
     messages = await session.execute(
         select(
             Message.campaign_id,
@@ -138,7 +146,8 @@ async def _list_figures(
             )
         ).all()
     )
-    found = {cid: (int(n) + int(skips.get(cid, 0)), int(s), int(d)) for cid, n, s, d in messages}
+    for cid, n, sent, delivered in messages:
+        found[cid] = (int(n) + int(skips.get(cid, 0)), int(sent), int(delivered))
     for cid, n in skips.items():
         found.setdefault(cid, (int(n), 0, 0))
     return found
@@ -432,18 +441,20 @@ async def campaign_page(
     if campaign.status == "draft":
         step = "audience" if me.may("manage_campaigns") else "review"
         return redirect(f"{PREFIX}/campaigns/{campaign.id}/{step}")
-    report = await campaign_report.campaign_report(session, me.actor, campaign_id)
+    snapshot = await report_snapshots.report(session, me.actor, campaign_id)
+    report = snapshot.report
     return render(
         request,
         "campaigns/results.html",
         campaign=campaign,
         report=report,
+        counted_at=snapshot.computed_at,
         totals=report["totals"],
         funnel=_funnel(report["totals"]),
         skip_reasons=SKIP_REASONS,
         metric_names=METRIC_NAMES,
         can_manage=me.may("manage_campaigns"),
-        running=campaign.status in RUNNING,
+        running=campaign.status in RUNNING or report_snapshots.refreshed_often(campaign),
     )
 
 
@@ -453,14 +464,16 @@ async def figures_fragment(
 ) -> Response:
     """The funnel alone, which the results page asks for while the campaign runs."""
     campaign = await campaigns.get_campaign(session, me.actor, campaign_id)
-    report = await campaign_report.campaign_report(session, me.actor, campaign_id)
+    snapshot = await report_snapshots.report(session, me.actor, campaign_id)
+    report = snapshot.report
     return render(
         request,
         "campaigns/_figures.html",
         campaign=campaign,
+        counted_at=snapshot.computed_at,
         totals=report["totals"],
         funnel=_funnel(report["totals"]),
-        running=campaign.status in RUNNING,
+        running=campaign.status in RUNNING or report_snapshots.refreshed_often(campaign),
     )
 
 

@@ -113,7 +113,10 @@ class SessionCookie:
 
 
 def session_secret(settings: Settings) -> str:
-    """The signing key, kept in the data directory so sessions survive a restart."""
+    """The signing key: RECADO_SESSION_SECRET when set (several servers share it), else
+    one made once and kept in the data directory, so sessions survive a restart."""
+    if settings.session_secret:
+        return settings.session_secret
     path = Path(settings.data_dir) / "web-session.key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
