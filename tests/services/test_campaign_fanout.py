@@ -202,3 +202,42 @@ async def test_a_segment_and_a_list_together_reach_each_contact_once(
 
     recipients = sorted(m.recipient for m in await _messages(platform, campaign_id))
     assert recipients == ["+12025550141", "+12025550142"]
+
+
+async def test_a_pool_code_drawn_for_a_recipient_skipped_afterwards_goes_back_to_the_pool(
+    platform: Platform, workspace: NewWorkspace, client: httpx.AsyncClient
+) -> None:
+    from recado.services import discounts  # noqa: PLC0415
+
+    actor = system_actor(workspace.workspace.id)
+    async with platform.sessions() as session:
+        pool = await discounts.create_pool(session, actor, "Summer")
+        await discounts.add_codes(session, actor, pool.id, ["SUN-1", "SUN-2", "SUN-3"])
+    vip = await _list(client)
+    ana = await opted_in(client, "+12025550101", list_id=vip)
+    await client.patch(f"/v1/contacts/{ana}", json={"first_name": "Ana"})
+    nameless = await opted_in(client, "+12025550102", list_id=vip)
+    campaign_id = await _campaign(
+        platform,
+        workspace,
+        body="Acme: {{ first_name }}, your code is {{ discount_code }}",
+        audience={"lists": [vip]},
+        discount_mode="pool",
+        discount_pool_id=pool.id,
+    )
+
+    outcome = await _launch_and_fan_out(platform, workspace, campaign_id)
+
+    assert (outcome.messages, outcome.skipped) == (1, 1)
+    async with platform.sessions() as session:
+        holders = set(
+            await session.scalars(
+                select(discounts.DiscountCode.contact_id).where(
+                    discounts.DiscountCode.pool_id == pool.id,
+                    discounts.DiscountCode.contact_id.is_not(None),
+                )
+            )
+        )
+        left = await discounts.remaining(session, workspace.workspace.id, pool.id)
+    assert holders == {ana} and nameless not in holders
+    assert left == 2

@@ -275,3 +275,40 @@ async def test_a_draft_cannot_be_paused(
         with pytest.raises(campaigns.CampaignStateConflict):
             await campaigns.pause(session, actor, campaign_id)
     assert (await _campaign(platform, campaign_id)).status == status
+
+
+async def test_pause_resume_and_cancel_tell_the_workspace_webhook_of_each_message(
+    platform: Platform, workspace: NewWorkspace, client: httpx.AsyncClient
+) -> None:
+    import json  # noqa: PLC0415
+
+    from recado.db.tables import WebhookDelivery  # noqa: PLC0415
+    from recado.services import workspace_admin  # noqa: PLC0415
+
+    actor = system_actor(workspace.workspace.id)
+    async with platform.sessions() as session:
+        await workspace_admin.update_settings(
+            session, actor, {"webhook_url": "https://hooks.example/recado"}
+        )
+    list_id = await _audience(client, ["+12025550101", "+12025550102"])
+    campaign_id = await _create(
+        platform, workspace, body="Acme: sale today", audience={"lists": [list_id]}
+    )
+    await _launch(platform, workspace, campaign_id)
+    await _timers(platform)  # the fan-out: two queued messages
+    async with platform.sessions() as session:
+        await campaigns.pause(session, actor, campaign_id)
+    async with platform.sessions() as session:
+        await campaigns.resume(session, actor, campaign_id)
+    async with platform.sessions() as session:
+        await campaigns.cancel(session, actor, campaign_id)
+        sent = [
+            json.loads(payload)["status"]
+            for payload in await session.scalars(
+                select(WebhookDelivery.payload).order_by(WebhookDelivery.created_at)
+            )
+        ]
+    assert sent.count("paused") == 2
+    assert sent.count("canceled") == 2
+    assert sent.index("paused") < sent.index("canceled")
+    assert sent.count("queued") >= 4  # fanned out, then resumed

@@ -20,6 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -137,7 +138,11 @@ class Contact(Base):
     timezone_explicit: Mapped[bool] = mapped_column(Boolean, default=False)
     region: Mapped[str | None] = mapped_column(String(2))
     external_id: Mapped[str | None] = mapped_column(String(200))
-    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # jsonb on PostgreSQL: a segment reads attributes of a million contacts without parsing
+    # each one's JSON text again.
+    attributes: Mapped[dict[str, Any]] = mapped_column(
+        JSON().with_variant(JSONB(), "postgresql"), default=dict
+    )
     # The sender this contact last heard from; later messages reuse it (sticky sender).
     sticky_sender: Mapped[str | None] = mapped_column(String(32))
     # Marketing consent in force since then (None: none recorded, or revoked); the history

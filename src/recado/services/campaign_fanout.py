@@ -242,54 +242,77 @@ async def _chunks(
     *,
     resuming: bool,
 ) -> Outcome:
-    """The chunks in order. While chunk n is written (by `session`), chunk n + 1 is read and
-    prepared on a second connection: the database's work and Python's overlap, on two
-    cores (PostgreSQL). Chunk n + 1's contacts come after chunk n's, so neither waits for
-    the other; with a discount pool the codes are drawn in the writing transaction, so chunks
-    go one by one, as they do on SQLite."""
+    """The chunks in order, in one of three ways:
+    - parallel (PostgreSQL): while chunk n is written, chunk n + 1 is read and prepared on a
+      second connection, so the database's work and Python's overlap on two cores; chunk
+      n + 1's contacts come after chunk n's, so neither waits for the other;
+    - pipelined (SQLite): a reader that never pauses would keep the write-ahead log from
+      ever being reset (it grew past 800 MB in the 1M bench), so chunk n + 1 is read (rows
+      and suppressions) before chunk n's write starts, and only its rendering, pure
+      Python, runs while SQLite writes in its own thread;
+    - serial: with a discount pool the codes are drawn in the writing transaction, so the
+      chunks go one by one."""
     outcome = Outcome()
-    # SQLite: one writer and a reader that never pauses would keep its write-ahead log from
-    # ever being reset (it grew past 800 MB in the 1M bench); there the chunks alternate.
-    overlap = plan.discount_mode != "pool" and session.get_bind().dialect.name != "sqlite"
-    reads = AsyncSession(bind=session.bind, expire_on_commit=False) if overlap else session
+    if plan.discount_mode == "pool":
+        mode = "serial"
+    else:
+        mode = "pipelined" if session.get_bind().dialect.name == "sqlite" else "parallel"
+    reads = (
+        AsyncSession(bind=session.bind, expire_on_commit=False) if mode == "parallel" else session
+    )
+
+    async def rows_after(after: str) -> list[Any]:
+        rows = list(
+            await reads.execute(next_audience_chunk(plan, where, after, chunk, resuming=resuming))
+        )
+        if mode == "parallel":
+            await reads.rollback()  # no snapshot held while the writer commits
+        return rows
+
+    async def prepare(rows: list[Any], suppressed: set[str] | None = None) -> Prepared | None:
+        if not rows:
+            return None
+        return await _prepare_chunk(reads, session, plan, rows, now or utcnow(), suppressed)
+
+    async def suppressions(rows: list[Any]) -> set[str]:
+        return await _suppressed(session, plan, [r.phone for r in rows if r.verdict is None])
+
     try:
-
-        async def prepared_after(after: str) -> Prepared | None:
-            query = next_audience_chunk(plan, where, after, chunk, resuming=resuming)
-            rows = list(await reads.execute(query))
-            if overlap:
-                await reads.rollback()  # no snapshot held while the writer commits
-            if not rows:
-                return None
-            return await _prepare_chunk(reads, session, plan, rows, now or utcnow())
-
-        if overlap:
-            ready = await prepared_after("")
+        upcoming: Prepared | None = None
+        if mode != "serial":
+            rows = await rows_after("")
+            upcoming = await prepare(rows, await suppressions(rows) if rows else None)
         chunks = 0
         while max_chunks is None or chunks < max_chunks:
             chunks += 1
             if not await _still_sending(session, plan.campaign_id):
                 await session.rollback()
                 return outcome
-            if not overlap:
-                ready = await prepared_after(outcome.last_contact_id)
+            ready = upcoming
+            if mode == "serial":
+                ready = await prepare(await rows_after(outcome.last_contact_id))
             if ready is None:
                 await session.rollback()
                 outcome.finished = True
                 return outcome
-            writing = asyncio.ensure_future(_store_chunk(session, plan, ready))
             after = ready.last_contact_id
+            if mode == "pipelined":  # the next chunk's reads, before this one's write
+                rows = await rows_after(after)
+                suppressed = await suppressions(rows) if rows else set()
+            writing = asyncio.ensure_future(_store_chunk(session, plan, ready))
             try:
-                upcoming = await prepared_after(after) if overlap else None
+                if mode == "parallel":
+                    upcoming = await prepare(await rows_after(after))
+                elif mode == "pipelined":  # touches no connection: beside the write
+                    upcoming = await prepare(rows, suppressed)
             finally:
                 written, skipped = await writing
             outcome.messages += written
             outcome.skipped += skipped
             outcome.last_contact_id = after
-            ready = upcoming
         return outcome
     finally:
-        if overlap:
+        if mode == "parallel":
             await reads.close()
 
 
@@ -743,10 +766,16 @@ class Prepared:
 
 
 async def _prepare_chunk(
-    reads: AsyncSession, draws: AsyncSession, plan: Plan, rows: Sequence[Any], now: datetime
+    reads: AsyncSession,
+    draws: AsyncSession,
+    plan: Plan,
+    rows: Sequence[Any],
+    now: datetime,
+    suppressed: set[str] | None = None,
 ) -> Prepared:
-    """Everything per recipient, before any write: `reads` looks up the suppression list,
-    `draws` (the writing session: the codes are taken in its transaction) the pool codes."""
+    """Everything per recipient, before any write: `reads` looks up the suppression list
+    (unless `suppressed` is given), `draws` (the writing session: the codes are taken in its
+    transaction) the pool codes. Given `suppressed` and no pool, it touches no connection."""
     skips: list[dict[str, Any]] = []
 
     def skip(contact_id: str, reason: str) -> None:
@@ -760,7 +789,8 @@ async def _prepare_chunk(
             }
         )
 
-    suppressed = await _suppressed(reads, plan, [r.phone for r in rows if r.verdict is None])
+    if suppressed is None:
+        suppressed = await _suppressed(reads, plan, [r.phone for r in rows if r.verdict is None])
     chosen: list[tuple[Any, Body]] = []
     for row in rows:
         body = plan.bodies[0]
@@ -891,6 +921,16 @@ async def _prepare_chunk(
         )
         plan.ordinal += 1
 
+    if codes:  # codes drawn for recipients skipped after the draw go back to the pool
+        texted = {m["contact_id"] for m in messages}
+        unused = [contact_id for contact_id in codes if contact_id not in texted]
+        if unused:
+            from recado.services import discounts  # noqa: PLC0415
+
+            assert plan.discount_pool_id is not None
+            await discounts.release(
+                draws, plan.workspace_id, plan.discount_pool_id, plan.campaign_id, unused
+            )
     return Prepared(now, rows[-1].id, messages, link_rows, skips)
 
 

@@ -54,6 +54,7 @@ from recado.services.actor import Actor
 from recado.services.messaging import MAX_BODY_CHARACTERS, MAX_MEDIA, MAX_SCHEDULE_AHEAD
 from recado.services.templates import template_fields
 
+CALLBACK_BATCH = 1000  # messages loaded at a time to queue their status callbacks
 STATUSES = ("draft", "scheduled", "sending", "testing", "paused", "completed", "canceled")
 SCHEDULE_KINDS = ("now", "at", "local")
 DISCOUNT_MODES = ("none", "shared", "pool")
@@ -665,6 +666,7 @@ async def resume(session: AsyncSession, actor: Actor, campaign_id: str) -> Campa
                 for message_id, status in ids
             ],
         )
+        await _status_callbacks(session, campaign, [message_id for message_id, _ in ids], now)
     await session.commit()
     return campaign
 
@@ -758,7 +760,27 @@ async def _move_messages(
                 for message_id in moved
             ],
         )
+        await _status_callbacks(session, campaign, moved, now)
     return len(moved)
+
+
+async def _status_callbacks(
+    session: AsyncSession, campaign: Campaign, message_ids: list[str], now: datetime
+) -> None:
+    """The workspace's webhook hears of each message's new status, as it does of every
+    other status change (a campaign's messages have no callback URL of their own)."""
+    from recado.services import status_callbacks  # noqa: PLC0415
+
+    if not await status_callbacks._workspace_urls(session, {campaign.workspace_id}):
+        return  # no webhook: nothing to load
+    for start in range(0, len(message_ids), CALLBACK_BATCH):
+        messages = await session.scalars(
+            select(Message)
+            .where(Message.id.in_(message_ids[start : start + CALLBACK_BATCH]))
+            .execution_options(populate_existing=True)
+        )
+        await status_callbacks.enqueue(session, list(messages), now)
+        await session.flush()
 
 
 # --- progress ------------------------------------------------------------------------------
