@@ -37,7 +37,7 @@ from recado.db.tables import CampaignSkip, Link, Message, MessageEvent
 from recado.services import campaign_fanout, campaigns
 from recado.services.actor import system_actor
 from recado.services.lists import create_list
-from recado.services.workspaces import create_workspace
+from recado.services.workspaces import NewWorkspace, create_workspace
 
 TEMPLATE = (
     "Acme: Hi {{ first_name | default('there') }}, 20% off this weekend at "
@@ -99,22 +99,33 @@ def load_postgres(url: str, workspace_id: str, list_id: str, rows: list[tuple[An
         cursor.execute("ANALYZE")
 
 
+async def workspace_with_list(sessions: Any) -> tuple[NewWorkspace, str]:
+    """A workspace for the bench and its one list, "Everyone"."""
+    async with sessions() as session:
+        made = await create_workspace(session, name="Bench", owner_email="o@bench.test")
+        actor = system_actor(made.workspace.id)
+        the_list = await create_list(session, actor, name="Everyone")
+        return made, the_list.contact_list.id
+
+
+def load_contacts(url: str, workspace_id: str, list_id: str, rows: list[tuple[Any, ...]]) -> None:
+    """The contacts, subscribed to the list, with the driver's bulk path."""
+    if url.startswith("sqlite"):
+        load_sqlite(url.split("///", 1)[1], workspace_id, list_id, rows)
+    else:
+        load_postgres(url, workspace_id, list_id, rows)
+
+
 async def run(url: str, count: int, seed: int) -> dict[str, Any]:
     engine = make_engine(url)
     sessions = make_sessionmaker(engine)
     try:
-        async with sessions() as session:
-            made = await create_workspace(session, name="Bench", owner_email="o@bench.test")
-            workspace_id = made.workspace.id
-            actor = system_actor(workspace_id)
-            the_list = await create_list(session, actor, name="Everyone")
-            list_id = the_list.contact_list.id
+        made, list_id = await workspace_with_list(sessions)
+        workspace_id = made.workspace.id
+        actor = system_actor(workspace_id)
         rows = contact_rows(workspace_id, count, seed)
         started = time.perf_counter()
-        if url.startswith("sqlite"):
-            load_sqlite(url.split("///", 1)[1], workspace_id, list_id, rows)
-        else:
-            load_postgres(url, workspace_id, list_id, rows)
+        load_contacts(url, workspace_id, list_id, rows)
         loaded = time.perf_counter() - started
         del rows
         async with sessions() as session:

@@ -38,7 +38,13 @@ import psycopg
 from sqlalchemy import func, select, text
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fanout import POSTGRES_URL, _libpq, contact_rows, load_postgres, load_sqlite  # noqa: E402
+from fanout import (  # noqa: E402
+    POSTGRES_URL,
+    _libpq,
+    contact_rows,
+    load_contacts,
+    workspace_with_list,
+)
 
 from recado.api.app import create_app  # noqa: E402
 from recado.db.migrate import upgrade  # noqa: E402
@@ -47,8 +53,6 @@ from recado.ids import new_id  # noqa: E402
 from recado.platform import Platform  # noqa: E402
 from recado.services import campaign_fanout, campaigns, report_snapshots  # noqa: E402
 from recado.services.actor import system_actor  # noqa: E402
-from recado.services.lists import create_list  # noqa: E402
-from recado.services.workspaces import create_workspace  # noqa: E402
 from recado.settings import Settings  # noqa: E402
 
 GOAL_MS = 200
@@ -111,18 +115,12 @@ async def load(url: str, contacts: int, campaign_count: int) -> dict[str, Any]:
     platform = Platform(Settings(database_url=url, run_workers=False))
     sessions = platform.sessions
     try:
-        async with sessions() as session:
-            made = await create_workspace(session, name="Bench", owner_email="o@bench.test")
-            workspace_id = made.workspace.id
-            actor = system_actor(workspace_id)
-            the_list = await create_list(session, actor, name="Everyone")
-            list_id = the_list.contact_list.id
+        made, list_id = await workspace_with_list(sessions)
+        workspace_id = made.workspace.id
+        actor = system_actor(workspace_id)
         # Real ids: the contact page checks an id's form before it looks it up.
         rows = [(new_id("cnt"), *row[1:]) for row in contact_rows(workspace_id, contacts, 11)]
-        if url.startswith("sqlite"):
-            load_sqlite(url.split("///", 1)[1], workspace_id, list_id, rows)
-        else:
-            load_postgres(url, workspace_id, list_id, rows)
+        load_contacts(url, workspace_id, list_id, rows)
         del rows
         campaign_ids = []
         for number in range(campaign_count):
