@@ -25,7 +25,6 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
-
 PACE_SLACK_SECONDS = 0.1
 # The grid runs this much slower than the limit (100 MPS: one part every 10.05 ms), so a
 # late send does not make the next second's send wait for it in the window: lateness
