@@ -312,3 +312,17 @@ async def test_pause_resume_and_cancel_tell_the_workspace_webhook_of_each_messag
     assert sent.count("canceled") == 2
     assert sent.index("paused") < sent.index("canceled")
     assert sent.count("queued") >= 4  # fanned out, then resumed
+
+
+async def test_an_unfinished_draft_saves_and_review_and_launch_say_what_is_missing(
+    platform: Platform, workspace: NewWorkspace
+) -> None:
+    campaign_id = await _create(platform, workspace)  # a name, nothing else
+    actor = system_actor(workspace.workspace.id)
+    async with platform.sessions() as session:
+        checked = await campaigns.review(session, actor, campaign_id, base_url=BASE)
+        assert "Write the message: a text, media, or both." in checked.refusals
+        assert "Choose an audience: at least one list or segment." in checked.refusals
+        with pytest.raises(campaigns.CampaignNotReady, match="Write the message"):
+            await campaigns.launch(session, actor, campaign_id, base_url=BASE)
+    assert (await _campaign(platform, campaign_id)).status == "draft"

@@ -478,3 +478,98 @@ async def test_the_results_compare_the_variants_and_say_when_it_is_not_significa
     assert sorted(label for label, _ in rows) == ["A", "B"]
     assert sum(int(n) for _, n in rows) == 2  # each recipient got one variant
     assert "<strong>not significant</strong>" in page.text
+
+
+async def test_a_draft_saves_without_a_text_and_the_review_says_what_is_missing(
+    owner: Browser, platform: Platform, workspace: NewWorkspace
+) -> None:
+    list_id = await _audience(platform, workspace)
+    created = await owner.post(
+        "/app/campaigns/new/message", {"name": "Later", "lists": list_id, "body": ""}
+    )
+    assert created.status_code == 303, created.text
+    campaign_id = created.headers["location"].split("/")[3]
+
+    review = await owner.get(f"/app/campaigns/{campaign_id}/review")
+    back = f"/app/campaigns/{campaign_id}/review"
+    refused = await owner.post(
+        f"/app/campaigns/{campaign_id}/launch", headers={"Referer": f"http://recado.test{back}"}
+    )
+    told = await owner.get(refused.headers["location"])
+
+    assert "Write the message: a text, media, or both." in review.text
+    assert refused.status_code == 303 and refused.headers["location"] == back
+    assert "Write the message" in told.text
+    assert (await _campaign(platform, workspace, campaign_id)).status == "draft"
+
+
+async def test_the_message_step_picks_the_sender_and_the_discount_code(
+    owner: Browser, platform: Platform, workspace: NewWorkspace
+) -> None:
+    from recado.services import carrier_setup, discounts  # noqa: PLC0415
+
+    actor = system_actor(workspace.workspace.id)
+    async with platform.sessions() as session:
+        await carrier_setup.create_sender(session, actor, address="+14155550199", kind="long_code")
+        pool = await discounts.create_pool(session, actor, "Summer pool")
+        await discounts.add_codes(session, actor, pool.id, ["SUN-1", "SUN-2", "SUN-3"])
+    list_id = await _audience(platform, workspace)
+    campaign_id = await _draft(platform, workspace, list_id, "Acme: {{ discount_code }}")
+
+    page = await owner.get(f"/app/campaigns/{campaign_id}/message")
+    assert '<option value="+14155550199"' in page.text
+    assert "Summer pool: 3 of 3 codes left" in page.text
+    shared = await owner.post(
+        f"/app/campaigns/{campaign_id}/message",
+        {
+            "body": "Acme: {{ discount_code }}",
+            "sender": "+14155550199",
+            "discount_mode": "shared",
+            "discount_code": "SUMMER20",
+        },
+    )
+    saved = await _campaign(platform, workspace, campaign_id)
+    assert shared.status_code == 303
+    assert (saved.sender, saved.discount_mode, saved.discount_code) == (
+        "+14155550199",
+        "shared",
+        "SUMMER20",
+    )
+    pooled = await owner.post(
+        f"/app/campaigns/{campaign_id}/message",
+        {"body": "Acme: {{ discount_code }}", "discount_mode": "pool", "discount_pool_id": pool.id},
+    )
+    review = await owner.get(f"/app/campaigns/{campaign_id}/review")
+    saved = await _campaign(platform, workspace, campaign_id)
+    assert pooled.status_code == 303
+    assert (saved.sender, saved.discount_mode, saved.discount_pool_id) == (None, "pool", pool.id)
+    assert "a single-use code from Summer pool (3 codes left)" in review.text
+
+
+async def test_a_library_template_is_copied_into_a_new_draft(
+    owner: Browser, viewer: Browser, platform: Platform, workspace: NewWorkspace
+) -> None:
+    from recado.domain.template_library import find_library_templates  # noqa: PLC0415
+
+    cart = find_library_templates(use_case="abandoned_cart", language="pt-BR")[0]
+    page = await owner.get("/app/templates", params={"use_case": "abandoned_cart"})
+    assert "Use in a campaign" in page.text
+
+    used = await owner.post("/app/templates/use", {"library_id": cart.id, "language": "pt-BR"})
+
+    assert used.status_code == 303
+    found = re.match(r"/app/campaigns/(cmp_[a-z0-9]+)/audience$", used.headers["location"])
+    assert found, used.headers["location"]
+    draft = await _campaign(platform, workspace, found.group(1))
+    assert draft.status == "draft"
+    assert draft.name == f"From template: {cart.name}"
+    assert draft.body == cart.body and "{{" in draft.body  # its variables, as written
+    seen = await viewer.get("/app/templates")
+    refused = await viewer.post("/app/templates/use", {"library_id": cart.id, "language": "pt-BR"})
+    assert "Use in a campaign" not in seen.text
+    assert refused.status_code in (303, 403)
+    async with platform.sessions() as session:
+        drafts, _ = await campaigns.list_campaigns(
+            session, system_actor(workspace.workspace.id), status="draft"
+        )
+    assert len(drafts) == 1

@@ -44,6 +44,7 @@ from recado.domain.lint import Finding, lint
 from recado.domain.message_status import MessageStatus
 from recado.domain.pricing import CostEstimate
 from recado.domain.roles import Permission
+from recado.domain.template_library import library_template
 from recado.domain.templates import RenderContext, TemplateProblem, compile_template
 from recado.domain.workspace_settings import read_settings
 from recado.errors import Conflict, NotFound, ValidationFailed
@@ -126,6 +127,32 @@ async def create_campaign(session: AsyncSession, actor: Actor, data: CampaignInp
     return campaign
 
 
+async def draft_from_template(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    library_id: str | None = None,
+    language: str = "en",
+    template_id: str | None = None,
+) -> Campaign:
+    """A new draft whose text is a library template (by id and language) or one of the
+    workspace's saved templates; its audience and the rest are chosen in the builder."""
+    actor.require(Permission.MANAGE_CAMPAIGNS)
+    if template_id:
+        from recado.services import templates  # noqa: PLC0415
+
+        saved = await templates.get_template(session, actor, template_id)
+        name, body = saved.name, saved.body
+    else:
+        found = library_template(library_id or "", language)
+        if found is None:
+            raise NotFound(f"No library template {library_id!r} in language {language!r}.")
+        name, body = found.name, found.body
+    return await create_campaign(
+        session, actor, CampaignInput(name=f"From template: {name}"[:200], body=body)
+    )
+
+
 async def update_campaign(
     session: AsyncSession, actor: Actor, campaign_id: str, data: CampaignInput
 ) -> Campaign:
@@ -197,7 +224,8 @@ async def _apply(session: AsyncSession, campaign: Campaign, data: CampaignInput)
     name = (data.name or "").strip()
     if not name or len(name) > 200:
         raise ValidationFailed("A campaign needs a name of 1 to 200 characters.", field="name")
-    _check_text(data.body, data.media_urls, "body", required=not data.variants)
+    # A draft may be saved unfinished: review and launch say what is missing.
+    _check_text(data.body, data.media_urls, "body", required=False)
     audience = audiences.Audience.parse(data.audience)
     await audiences.check(session, campaign.workspace_id, audience)
     if data.sender:
@@ -400,7 +428,7 @@ async def _review(session: AsyncSession, campaign: Campaign, *, base_url: str) -
     settings = read_settings(workspace.settings)
     audience = audiences.Audience.parse(campaign.audience)
     if audience.empty:
-        refusals.append("The audience names no list or segment.")
+        refusals.append("Choose an audience: at least one list or segment.")
     where = await audiences.condition(session, campaign.workspace_id, audience, now)
     verdict = campaign_fanout.compliance_verdict().label("verdict")
     counts: dict[str | None, int] = {
@@ -425,6 +453,12 @@ async def _review(session: AsyncSession, campaign: Campaign, *, base_url: str) -
                 skipped["holdout"] = held
     elif campaign.ab_test:
         refusals.append("An A/B test needs 2 to 5 variants.")
+    if variants:
+        for variant in variants:
+            if not variant.body.strip() and not variant.media_urls:
+                refusals.append(f"Write the message of variant {variant.label}.")
+    elif not campaign.body.strip() and not campaign.media_urls:
+        refusals.append("Write the message: a text, media, or both.")
     recipients = eligible - skipped.get("holdout", 0)
     if recipients == 0 and not audience.empty:
         refusals.append("Nobody in the audience may get this campaign (no consent in force).")

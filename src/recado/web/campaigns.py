@@ -29,6 +29,7 @@ from recado.db.tables import (
     ContactList,
     Message,
     Segment,
+    Sender,
     Workspace,
     utcnow,
 )
@@ -38,7 +39,14 @@ from recado.domain.roles import Permission
 from recado.domain.workspace_settings import read_settings
 from recado.errors import NotFound, PermissionDenied, ValidationFailed
 from recado.services import audience as audiences
-from recado.services import campaign_fanout, campaign_report, campaigns, report_snapshots, templates
+from recado.services import (
+    campaign_fanout,
+    campaign_report,
+    campaigns,
+    discounts,
+    report_snapshots,
+    templates,
+)
 from recado.services.actor import Actor
 from recado.web.rendering import PREFIX, WebRoute, redirect, render
 from recado.web.session import CurrentUser, DbSession, web_session
@@ -205,6 +213,32 @@ async def _choices(session: AsyncSession, actor: Actor) -> dict[str, list[tuple[
     return found
 
 
+async def _sending_choices(session: AsyncSession, actor: Actor) -> dict[str, Any]:
+    """The senders and the discount pools (with their codes left) the message step offers."""
+    senders = await session.execute(
+        select(Sender.address, Sender.kind, Sender.is_default)
+        .where(Sender.workspace_id == actor.workspace_id)
+        .order_by(Sender.is_default.desc(), Sender.address)
+        .limit(CHOICES)
+    )
+    pools, _ = await discounts.list_pools(session, actor, limit=CHOICES)
+    return {
+        "senders": [(address, kind, default) for address, kind, default in senders],
+        "pools": pools,
+    }
+
+
+def _sending_fields(form: ImmutableMultiDict[str, Any] | FormData) -> dict[str, Any]:
+    """The message step's sender and discount, as the campaign service takes them."""
+    mode = _text(form, "discount_mode") or "none"
+    return {
+        "sender": _text(form, "sender") or None,
+        "discount_mode": mode,
+        "discount_code": _text(form, "discount_code") or None if mode == "shared" else None,
+        "discount_pool_id": _text(form, "discount_pool_id") or None if mode == "pool" else None,
+    }
+
+
 def _step_page(request: Request, step: str, campaign: Campaign | None, **context: Any) -> Response:
     return render(
         request,
@@ -255,8 +289,13 @@ async def new_campaign_message(request: Request, session: DbSession, me: Current
         None,
         campaign_name=request.query_params.get("name", ""),
         audience=audience,
-        body="",
+        body=request.query_params.get("body", ""),
         smart_encoding=False,
+        sender="",
+        discount_mode="none",
+        discount_code="",
+        discount_pool_id="",
+        **await _sending_choices(session, me.actor),
         variables=VARIABLES,
         action=f"{PREFIX}/campaigns/new/message",
         counter=await _counter(request, session, me.actor, "", audience),
@@ -274,6 +313,7 @@ async def create_draft(request: Request, session: DbSession, me: CurrentUser) ->
             body=str(form.get("body") or ""),
             audience=_audience_of(form),
             smart_encoding=form.get("smart_encoding") == "on",
+            **_sending_fields(form),
         ),
     )
     web_session(request).notify(f"Draft “{created.name}” saved.")
@@ -536,6 +576,11 @@ async def step_page(
             "audience": audience,
             "body": campaign.body,
             "smart_encoding": campaign.smart_encoding,
+            "sender": campaign.sender or "",
+            "discount_mode": campaign.discount_mode,
+            "discount_code": campaign.discount_code or "",
+            "discount_pool_id": campaign.discount_pool_id or "",
+            **await _sending_choices(session, me.actor),
             "variables": VARIABLES,
             "counter": await _counter(
                 request, session, me.actor, campaign.body, audience, campaign.smart_encoding
@@ -557,7 +602,11 @@ async def step_page(
         checked = await campaigns.review(
             session, me.actor, campaign.id, base_url=get_platform(request).settings.base_url
         )
+        pool = None
+        if campaign.discount_mode == "pool" and campaign.discount_pool_id:
+            pool = await discounts.get_pool(session, me.actor, campaign.discount_pool_id)
         context |= {
+            "pool": pool,
             "review": checked,
             "skip_reasons": SKIP_REASONS,
             "can_manage": me.may("manage_campaigns"),
@@ -627,6 +676,7 @@ def _changes(
             current,
             body=str(form.get("body") or ""),
             smart_encoding=form.get("smart_encoding") == "on",
+            **_sending_fields(form),
         )
     if step == "variants":
         bodies = [str(b) for b in form.getlist("variant_body")][:MAX_VARIANTS]

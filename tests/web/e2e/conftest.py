@@ -146,6 +146,10 @@ def sign_in(page: Any, email: str = OWNER_EMAIL, password: str = OWNER_PASSWORD)
     """Sign in with the keyboard only: the email field has the focus, Tab, Enter."""
     page.goto("/")
     page.wait_for_url("**/app/sign-in")
+    from playwright.sync_api import expect  # noqa: PLC0415  (installed with the test extras)
+
+    # The page puts the focus there itself; keys typed before it does would be lost.
+    expect(page.get_by_label("Email")).to_be_focused()
     page.keyboard.type(email)
     page.keyboard.press("Tab")
     page.keyboard.type(password)
