@@ -44,3 +44,39 @@ def allows(role: Role, permission: Permission) -> bool:
 def may_grant(granter: Role, role: Role) -> bool:
     """An admin may create users up to admin; only an owner may create another owner."""
     return _RANK[granter] >= _RANK[role] and allows(granter, Permission.MANAGE_USERS)
+
+
+def role_change_refusal(
+    granter: Role, *, own: bool, current: Role, new: Role, owners: int
+) -> str | None:
+    """Why `granter` may not move a person from `current` to `new` (None: allowed).
+    `own`: it is the granter's own account; `owners`: the workspace's owners now."""
+    if not allows(granter, Permission.MANAGE_USERS):
+        return f"{_a(granter, True)} may not change roles."
+    if own:
+        return "Nobody changes their own role: ask another admin or the owner."
+    if not may_grant(granter, current):
+        return f"{_a(granter, True)} may not change the role of {_a(current)}."
+    if not may_grant(granter, new):
+        return f"{_a(granter, True)} may not make someone {_a(new)}."
+    if current is Role.OWNER and new is not Role.OWNER and owners <= 1:
+        return "The workspace's only owner stays owner: make someone else owner first."
+    return None
+
+
+def removal_refusal(granter: Role, *, own: bool, current: Role, owners: int) -> str | None:
+    """Why `granter` may not remove a person whose role is `current` (None: allowed)."""
+    if not allows(granter, Permission.MANAGE_USERS):
+        return f"{_a(granter, True)} may not remove people."
+    if own:
+        return "Nobody removes their own account here: ask another admin or the owner."
+    if not may_grant(granter, current):
+        return f"{_a(granter, True)} may not remove {_a(current)}."
+    if current is Role.OWNER and owners <= 1:
+        return "The workspace's only owner cannot be removed."
+    return None
+
+
+def _a(role: Role, capital: bool = False) -> str:
+    article = "an" if role.value[0] in "aeiou" else "a"
+    return f"{article.capitalize() if capital else article} {role.value}"

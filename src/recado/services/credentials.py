@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from recado.db.tables import ApiKey, User, utcnow
 from recado.domain.contact_fields import clean_email
-from recado.domain.roles import Permission, Role, may_grant
-from recado.errors import Conflict, PermissionDenied, Unauthorized, ValidationFailed
+from recado.domain.roles import Permission, Role, may_grant, removal_refusal, role_change_refusal
+from recado.errors import Conflict, NotFound, PermissionDenied, Unauthorized, ValidationFailed
 from recado.ids import new_id
 from recado.services.actor import Actor
 
@@ -137,3 +137,71 @@ async def authenticate_api_key(session: AsyncSession, plain: str) -> Actor:
         key.last_used_at = now
         await session.commit()
     return Actor(workspace_id=key.workspace_id, role=Role(key.role), api_key_id=key.id)
+
+
+# --- people of a workspace -----------------------------------------------------------------
+
+
+async def list_users(session: AsyncSession, actor: Actor) -> list[User]:
+    """The workspace's people, oldest first."""
+    actor.require(Permission.MANAGE_USERS)
+    return list(
+        await session.scalars(
+            select(User).where(User.workspace_id == actor.workspace_id).order_by(User.created_at)
+        )
+    )
+
+
+async def change_role(session: AsyncSession, actor: Actor, user_id: str, role: Role) -> User:
+    """Give a person another role; it applies from their next request."""
+    actor.require(Permission.MANAGE_USERS)
+    user = await _user(session, actor, user_id)
+    refusal = role_change_refusal(
+        actor.role,
+        own=user.id == actor.user_id,
+        current=Role(user.role),
+        new=role,
+        owners=await _owners(session, actor),
+    )
+    if refusal:
+        raise PermissionDenied(refusal)
+    user.role = role.value
+    await session.commit()
+    return user
+
+
+async def remove_user(session: AsyncSession, actor: Actor, user_id: str) -> str:
+    """Remove a person: they are signed out at their next request. Returns their email."""
+    actor.require(Permission.MANAGE_USERS)
+    user = await _user(session, actor, user_id)
+    refusal = removal_refusal(
+        actor.role,
+        own=user.id == actor.user_id,
+        current=Role(user.role),
+        owners=await _owners(session, actor),
+    )
+    if refusal:
+        raise PermissionDenied(refusal)
+    email = user.email
+    await session.delete(user)
+    await session.commit()
+    return email
+
+
+async def _user(session: AsyncSession, actor: Actor, user_id: str) -> User:
+    user = await session.scalar(
+        select(User).where(User.workspace_id == actor.workspace_id, User.id == user_id)
+    )
+    if user is None:
+        raise NotFound(f"No user with id {user_id[:40]} in this workspace.")
+    return user
+
+
+async def _owners(session: AsyncSession, actor: Actor) -> int:
+    # Locked on PostgreSQL: two admins demoting the last two owners at once cannot both win.
+    query = select(User.id).where(
+        User.workspace_id == actor.workspace_id, User.role == Role.OWNER.value
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return len(list(await session.scalars(query)))

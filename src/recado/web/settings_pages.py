@@ -10,10 +10,8 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request, Response
-from sqlalchemy import select
 
 from recado.api.deps import get_platform
-from recado.db.tables import User
 from recado.domain.footer import DEFAULT_FOOTERS
 from recado.domain.roles import Permission, Role, may_grant
 from recado.errors import ValidationFailed
@@ -292,16 +290,17 @@ async def revoke_api_key(
 
 @router.get("/users")
 async def users_page(request: Request, session: DbSession, me: CurrentUser) -> Response:
-    me.actor.require(Permission.MANAGE_USERS)
-    # No list-users service yet: a plain read of the workspace's users.
-    users = await session.scalars(
-        select(User).where(User.workspace_id == me.actor.workspace_id).order_by(User.created_at)
-    )
+    users = await credentials.list_users(session, me.actor)
+    grantable = [r.value for r in Role if may_grant(me.role, r)]
     return _page(
         request,
         "settings/users.html",
-        users=list(users),
-        roles=[r.value for r in Role if may_grant(me.role, r)],
+        users=[
+            # (user, may the signed-in person change or remove them)
+            (u, u.id != me.actor.user_id and u.role in grantable)
+            for u in users
+        ],
+        roles=grantable,
         min_password=credentials.MIN_PASSWORD_LENGTH,
     )
 
@@ -319,4 +318,26 @@ async def add_user(
         session, me.actor, email=email, password=password, role=credentials.parse_role(role)
     )
     web_session(request).notify(f"{user.email} can now sign in as {user.role}.")
+    return redirect(f"{PREFIX}/settings/users")
+
+
+@router.post("/users/{user_id}/role")
+async def change_role(
+    request: Request,
+    session: DbSession,
+    me: CurrentUser,
+    user_id: str,
+    role: Annotated[str, Form()] = "",
+) -> Response:
+    user = await credentials.change_role(session, me.actor, user_id, credentials.parse_role(role))
+    web_session(request).notify(f"{user.email} is now {user.role}, from their next page.")
+    return redirect(f"{PREFIX}/settings/users")
+
+
+@router.post("/users/{user_id}/remove")
+async def remove_user(
+    request: Request, session: DbSession, me: CurrentUser, user_id: str
+) -> Response:
+    email = await credentials.remove_user(session, me.actor, user_id)
+    web_session(request).notify(f"{email} was removed and is signed out.")
     return redirect(f"{PREFIX}/settings/users")

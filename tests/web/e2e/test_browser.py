@@ -119,7 +119,7 @@ def test_a_viewer_added_by_the_owner_does_not_see_settings(
     page.goto("/app/settings/users")
     page.get_by_label("Email").fill("vera.viewer@acme.test")
     page.get_by_label("Password").fill("viewer-password-1")
-    page.get_by_label("Role").select_option("viewer")
+    page.get_by_label("Role", exact=True).select_option("viewer")
     page.get_by_role("button", name="Add user").click()
     expect(page.get_by_text("vera.viewer@acme.test can now sign in as viewer.")).to_be_visible()
     page.screenshot(path=screenshots / "settings-users.png", full_page=True)
