@@ -106,7 +106,7 @@ REPLIES_SQL = """
         m.sender, 'Thanks! What time do you open?', '[]', 'transactional', 'received',
         'inbound:' || m.id, 'GSM7', 1, 0, m.delivered_at, m.delivered_at
     FROM messages m WHERE m.direction = 'outbound' AND m.status = 'delivered'
-        AND substr(m.contact_id, -1) = '7' AND m.campaign_id = :campaign_id
+        AND m.contact_id LIKE '%7' AND m.campaign_id = :campaign_id
 """
 
 
