@@ -327,6 +327,28 @@ async def delete_connection(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+class ConnectionTestOut(BaseModel):
+    ok: bool = Field(description="Whether the carrier was reached and accepted the credentials")
+    detail: str = Field(description="What happened, in words for a person")
+    elapsed_ms: int = Field(description="How long the test took")
+
+
+@router.post(
+    "/v1/carrier-connections/{connection_id}/test",
+    response_model=ConnectionTestOut,
+    tags=["carrier connections"],
+    summary="Test a carrier connection",
+    description="Contacts the carrier once with the stored settings (an SMPP bind and unbind, "
+    "or an authenticated GET of the provider's account), giving up after 5 s. A carrier that "
+    "cannot be reached or refuses answers 200 with ok false and the reason.",
+)
+async def test_connection(
+    connection_id: str, session: Session, actor: CurrentActor
+) -> ConnectionTestOut:
+    result = await carrier_setup.test_connection(session, actor, connection_id)
+    return ConnectionTestOut(ok=result.ok, detail=result.detail, elapsed_ms=result.elapsed_ms)
+
+
 # --- routes ----------------------------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -28,6 +29,7 @@ from recado.carriers.base import (
     build_connector,
     load_builtin_connectors,
 )
+from recado.carriers.probe import ProbeFailed, probe
 from recado.db.pages import page_by_id
 from recado.db.tables import CarrierConnection, RateCardEntry, Route, Sender, Workspace, utcnow
 from recado.domain.phone import parse_phone
@@ -729,3 +731,42 @@ def _price_micros(price: str) -> int:
             "price_per_part has at most 6 decimal places.", field="price_per_part"
         )
     return int(micros)
+
+
+# --- connection test -------------------------------------------------------------------------
+
+CONNECTION_TEST_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class ConnectionTest:
+    """What contacting the carrier once showed: whether it worked, in words, and how long."""
+
+    ok: bool
+    detail: str
+    elapsed_ms: int
+
+
+async def test_connection(
+    session: AsyncSession, actor: Actor, connection_id: str
+) -> ConnectionTest:
+    """Contact the connection's carrier once (a bind, or an authenticated GET) with a 5 s
+    timeout. A carrier that cannot be reached or refuses is an answer, never an error."""
+    actor.require(Permission.MANAGE_SETTINGS)
+    connection = await _connection(session, actor, connection_id)
+    kind, config = connection.kind, dict(connection.config or {})
+    # The probe may take seconds: hold no transaction open while it waits on the network.
+    await session.rollback()
+    started = time.monotonic()
+    try:
+        detail = await probe(kind, config, seconds=CONNECTION_TEST_SECONDS)
+        ok = True
+    except ProbeFailed as failure:
+        detail, ok = failure.detail, False
+    except Exception as error:  # a carrier failure is reported, not raised
+        detail, ok = f"The test failed: {type(error).__name__}: {error}", False
+    elapsed_ms = round((time.monotonic() - started) * 1000)
+    return ConnectionTest(ok=ok, detail=detail, elapsed_ms=elapsed_ms)
+
+
+test_connection.__test__ = False  # type: ignore[attr-defined]  # not a pytest test

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
+from urllib.parse import urlparse
 
 from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from recado.db.tables import Workspace
+from recado.db.tables import WebhookDelivery, Workspace
 from recado.domain.roles import Permission
 from recado.domain.workspace_settings import WorkspaceSettings, read_settings
 from recado.errors import ValidationFailed
@@ -54,3 +56,36 @@ async def rotate_webhook_secret(session: AsyncSession, actor: Actor) -> str:
     workspace.settings = {**(workspace.settings or {}), "webhook_secret": secret}
     await session.commit()
     return secret
+
+
+async def set_webhook_url(session: AsyncSession, actor: Actor, url: str | None) -> str | None:
+    """Set the workspace's default status-callback URL; empty or None clears it."""
+    actor.require(Permission.MANAGE_SETTINGS)
+    clean = (url or "").strip() or None
+    if clean is not None:
+        parsed = urlparse(clean)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc or " " in clean:
+            raise ValidationFailed(
+                f"'{clean}' is not an http(s) URL, such as https://example.com/recado.",
+                field="webhook_url",
+            )
+        if len(clean) > 2000:
+            raise ValidationFailed(
+                "The webhook URL is longer than 2000 characters.", field="webhook_url"
+            )
+    await update_settings(session, actor, {"webhook_url": clean})
+    return clean
+
+
+async def recent_webhook_deliveries(
+    session: AsyncSession, actor: Actor, *, limit: int = 50
+) -> list[WebhookDelivery]:
+    """The workspace's latest webhook deliveries, newest first."""
+    actor.require(Permission.MANAGE_SETTINGS)
+    query = (
+        select(WebhookDelivery)
+        .where(WebhookDelivery.workspace_id == actor.workspace_id)
+        .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc())
+        .limit(max(1, min(limit, 200)))
+    )
+    return list(await session.scalars(query))

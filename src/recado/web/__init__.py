@@ -21,7 +21,10 @@ from recado.web import (
     messages,
     not_found,
     segments,
+    settings_connection_test,
+    settings_forms,
     settings_pages,
+    settings_webhooks,
 )
 from recado.web.rendering import HERE, PREFIX
 
@@ -35,6 +38,9 @@ ROUTERS = [
     campaigns.router,
     messages.router,
     library.router,
+    settings_webhooks.router,  # before settings_pages
+    settings_forms.router,
+    settings_connection_test.router,  # before settings_pages
     settings_pages.router,
     developers.router,
     not_found.router,  # last: any other /app address

@@ -37,7 +37,7 @@ from recado.domain import links as link_rules
 from recado.domain.encoding import analyze
 from recado.domain.roles import Permission
 from recado.domain.workspace_settings import read_settings
-from recado.errors import NotFound, PermissionDenied, ValidationFailed
+from recado.errors import NotFound, ValidationFailed
 from recado.services import audience as audiences
 from recado.services import (
     campaign_fanout,
@@ -48,7 +48,7 @@ from recado.services import (
     templates,
 )
 from recado.services.actor import Actor
-from recado.web.rendering import PREFIX, WebRoute, redirect, render
+from recado.web.rendering import PREFIX, WebRoute, redirect, refusal, render
 from recado.web.session import CurrentUser, DbSession, web_session
 
 router = APIRouter(prefix=f"{PREFIX}/campaigns", route_class=WebRoute)
@@ -628,10 +628,8 @@ async def save_step(
     request: Request, session: DbSession, me: CurrentUser, campaign_id: str, step: str
 ) -> Response:
     """Save one step of a draft, then go to the next one (or launch, pause, resume, cancel)."""
-    try:
-        me.actor.require(Permission.MANAGE_CAMPAIGNS)
-    except PermissionDenied as refused:  # a refusal page, not a notice: nothing was changed
-        return render(request, "error.html", 403, title="Not allowed", message=refused.message)
+    if refused := refusal(request, me.actor, Permission.MANAGE_CAMPAIGNS):
+        return refused  # a refusal page, not a notice: nothing was changed
     platform = get_platform(request)
     form = await request.form()
     base = f"{PREFIX}/campaigns/{campaign_id}"

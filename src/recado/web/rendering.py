@@ -19,7 +19,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
-from recado.errors import RecadoError
+from recado.domain.roles import Permission
+from recado.errors import PermissionDenied, RecadoError
+from recado.services.actor import Actor
 from recado.web.session import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -97,6 +99,16 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
 def redirect(path: str) -> RedirectResponse:
     """After a form: go and GET the page (303), so a reload does not post again."""
     return RedirectResponse(path, status_code=303)
+
+
+def refusal(request: Request, actor: Actor, permission: Permission) -> Response | None:
+    """The 403 refusal page when `actor` lacks `permission` (a form post that changes
+    nothing says so on a page of its own, not as a notice on the form); None when allowed."""
+    try:
+        actor.require(permission)
+    except PermissionDenied as refused:
+        return render(request, "error.html", 403, title="Not allowed", message=refused.message)
+    return None
 
 
 def is_htmx(request: Request) -> bool:

@@ -27,6 +27,8 @@ TABS = (
     ("Senders & carriers", f"{PREFIX}/settings/carriers"),
     ("API keys", f"{PREFIX}/settings/api-keys"),
     ("Users", f"{PREFIX}/settings/users"),
+    ("Webhooks", f"{PREFIX}/settings/webhooks"),
+    ("Signup forms", f"{PREFIX}/settings/forms"),
 )
 
 
