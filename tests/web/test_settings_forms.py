@@ -155,3 +155,36 @@ async def test_a_viewer_is_refused_the_page_creating_and_deleting(
     assert created.status_code == 403 and "may not manage settings" in created.text
     assert deleted.status_code == 403
     assert [f.title for f in await _forms(platform, workspace.workspace.id)] == ["Kept"]
+
+
+async def test_a_form_is_edited_and_its_public_page_shows_the_change(
+    owner: Browser, platform: Platform, workspace: NewWorkspace, viewer: Browser
+) -> None:
+    first = await _list(platform, workspace, "Newsletter")
+    second = await _list(platform, workspace, "VIP")
+    await owner.post(PAGE, {"title": "Offers by text", "list_id": first})
+    [form] = await _forms(platform, workspace.workspace.id)
+
+    page = await owner.get(f"{PAGE}/{form.id}")
+    saved = await owner.post(
+        f"{PAGE}/{form.id}",
+        {
+            "title": "Ofertas por SMS",
+            "list_id": second,
+            "consent_text": "Quero receber ofertas da Acme por SMS. Responda SAIR para sair.",
+            "welcome_message": "",
+        },
+    )
+    refused = await viewer.post(f"{PAGE}/{form.id}", {"title": "Hacked", "list_id": first})
+    public = await owner.client.get(f"/f/{form.slug}")
+
+    assert page.status_code == 200 and 'value="Offers by text"' in page.text
+    assert saved.status_code == 303
+    assert refused.status_code == 403
+    [changed] = await _forms(platform, workspace.workspace.id)
+    assert (changed.title, changed.list_id, changed.welcome_message) == (
+        "Ofertas por SMS",
+        second,
+        None,
+    )
+    assert "Ofertas por SMS" in public.text

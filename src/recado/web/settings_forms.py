@@ -73,3 +73,47 @@ async def delete_form(
     await signup_forms.delete_form(session, me.actor, form_id)
     web_session(request).notify("Signup form deleted: its page no longer answers.")
     return redirect(PAGE)
+
+
+@router.get("/forms/{form_id}")
+async def edit_form_page(
+    request: Request, session: DbSession, me: CurrentUser, form_id: str
+) -> Response:
+    me.actor.require(Permission.MANAGE_SETTINGS)
+    form = await signup_forms.get_form(session, me.actor, form_id)
+    contact_lists, _ = await lists.list_lists(session, me.actor, limit=200)
+    return render(
+        request,
+        "settings/signup_form_edit.html",
+        tabs=TABS,
+        here=PAGE,
+        form=form,
+        public_url=public_url(get_platform(request).settings.base_url, form.slug),
+        lists=[(d.contact_list.id, d.contact_list.name) for d in contact_lists],
+    )
+
+
+@router.post("/forms/{form_id}")
+async def update_form(
+    request: Request,
+    session: DbSession,
+    me: CurrentUser,
+    form_id: str,
+    title: Annotated[str, Form()] = "",
+    list_id: Annotated[str, Form()] = "",
+    consent_text: Annotated[str, Form()] = "",
+    welcome_message: Annotated[str, Form()] = "",
+) -> Response:
+    if refused := refusal(request, me.actor, Permission.MANAGE_SETTINGS):
+        return refused
+    form = await signup_forms.update_form(
+        session,
+        me.actor,
+        form_id,
+        title=title,
+        list_id=list_id,
+        consent_text=consent_text,
+        welcome_message=welcome_message.strip() or None,
+    )
+    web_session(request).notify(f"Signup form “{form.title}” saved.")
+    return redirect(PAGE)
