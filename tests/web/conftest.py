@@ -9,7 +9,10 @@ import httpx
 import pytest
 
 from recado.api.app import create_app
+from recado.domain.roles import Role
 from recado.platform import Platform
+from recado.services import credentials
+from recado.services.actor import system_actor
 from recado.services.workspaces import NewWorkspace
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -65,3 +68,23 @@ async def owner(browser: Browser, workspace: NewWorkspace) -> Browser:
     response = await browser.sign_in(workspace.owner_email, workspace.owner_password)
     assert response.status_code == 303, response.text
     return browser
+
+
+@pytest.fixture
+async def viewer(platform: Platform, workspace: NewWorkspace) -> AsyncIterator[Browser]:
+    """A second browser, signed in as a viewer (vera@acme.test) of the same workspace."""
+    async with platform.sessions() as session:
+        await credentials.create_user(
+            session,
+            system_actor(workspace.workspace.id),
+            email="vera@acme.test",
+            password="viewer-password-1",
+            role=Role.VIEWER,
+        )
+    app = create_app(platform, start_workers=False)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://recado.test"
+    ) as client:
+        signed = Browser(client)
+        await signed.sign_in("vera@acme.test", "viewer-password-1")
+        yield signed

@@ -5,23 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
 from sqlalchemy import select
 
-from recado.api.app import create_app
 from recado.db.tables import Click, Link, Message
-from recado.domain.roles import Role
 from recado.platform import Platform
 from recado.services import (
     campaigns,
     compliance_admin,
     consent,
     contacts,
-    credentials,
     links,
     lists,
     segments,
@@ -83,26 +78,6 @@ async def _campaign(platform: Platform, workspace: NewWorkspace, campaign_id: st
         return await campaigns.get_campaign(
             session, system_actor(workspace.workspace.id), campaign_id
         )
-
-
-@pytest.fixture
-async def viewer(platform: Platform, workspace: NewWorkspace) -> AsyncIterator[Browser]:
-    """A second browser, signed in as a viewer of the same workspace."""
-    async with platform.sessions() as session:
-        await credentials.create_user(
-            session,
-            system_actor(workspace.workspace.id),
-            email="vera@acme.test",
-            password="viewer-password-1",
-            role=Role.VIEWER,
-        )
-    app = create_app(platform, start_workers=False)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://recado.test"
-    ) as client:
-        signed = Browser(client)
-        await signed.sign_in("vera@acme.test", "viewer-password-1")
-        yield signed
 
 
 async def test_the_builder_steps_save_a_draft(

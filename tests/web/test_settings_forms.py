@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 from sqlalchemy import select
 
-from recado.api.app import create_app
 from recado.db.tables import SignupForm
-from recado.domain.roles import Role
 from recado.platform import Platform
-from recado.services import credentials, lists, signup_forms
+from recado.services import lists, signup_forms
 from recado.services.actor import system_actor
 from recado.services.workspaces import NewWorkspace
 from tests.web.conftest import Browser
@@ -25,26 +21,6 @@ PAGE = "/app/settings/forms"
 @pytest.fixture(autouse=True)
 def _fresh_limits() -> None:
     signup_forms.reset_rate_limits()
-
-
-@pytest.fixture
-async def viewer(platform: Platform, workspace: NewWorkspace) -> AsyncIterator[Browser]:
-    """A second browser, signed in as a viewer of the same workspace."""
-    async with platform.sessions() as session:
-        await credentials.create_user(
-            session,
-            system_actor(workspace.workspace.id),
-            email="vera@acme.test",
-            password="viewer-password-1",
-            role=Role.VIEWER,
-        )
-    app = create_app(platform, start_workers=False)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://recado.test"
-    ) as client:
-        signed = Browser(client)
-        await signed.sign_in("vera@acme.test", "viewer-password-1")
-        yield signed
 
 
 async def _list(platform: Platform, workspace: NewWorkspace, name: str) -> str:

@@ -2,45 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 
-from recado.api.app import create_app
 from recado.db.tables import WebhookDelivery
 from recado.domain.roles import Role
 from recado.domain.workspace_settings import read_settings
 from recado.errors import PermissionDenied, ValidationFailed
 from recado.ids import new_id
 from recado.platform import Platform
-from recado.services import credentials, workspace_admin
+from recado.services import workspace_admin
 from recado.services.actor import Actor, system_actor
 from recado.services.workspaces import NewWorkspace
 from tests.web.conftest import Browser
 
 PAGE = "/app/settings/webhooks"
-
-
-@pytest.fixture
-async def viewer(platform: Platform, workspace: NewWorkspace) -> AsyncIterator[Browser]:
-    """A second browser, signed in as a viewer of the same workspace."""
-    async with platform.sessions() as session:
-        await credentials.create_user(
-            session,
-            system_actor(workspace.workspace.id),
-            email="vera@acme.test",
-            password="viewer-password-1",
-            role=Role.VIEWER,
-        )
-    app = create_app(platform, start_workers=False)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://recado.test"
-    ) as client:
-        signed = Browser(client)
-        await signed.sign_in("vera@acme.test", "viewer-password-1")
-        yield signed
 
 
 async def _settings(platform: Platform, workspace: NewWorkspace):  # type: ignore[no-untyped-def]
