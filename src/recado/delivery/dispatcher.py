@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, bindparam, insert, literal_column, select, update
+from sqlalchemy import Select, Table, bindparam, insert, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from recado import metrics
@@ -191,10 +191,7 @@ class Dispatcher:
             .where(Message.status == literal_column("'scheduled'"), Message.send_at <= now)
             .limit(self.batch_size)
         )
-        if session.get_bind().dialect.name == "postgresql":
-            # As in _claim: materialized, so the LIMIT holds; locked rows are another's.
-            picked = due.with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED")
-            due = select(picked.c.id)
+        due = _pick(session, due)
         released = list(
             await session.scalars(
                 update(Message)
@@ -232,12 +229,7 @@ class Dispatcher:
             .order_by(Message.id)
             .limit(self.batch_size)
         )
-        if session.get_bind().dialect.name == "postgresql":
-            # Materialized, so the LIMIT holds: as a plain IN (subquery) PostgreSQL may plan a
-            # semi-join that re-runs it past the rows this statement already locked, and one
-            # round then leased every queued message.
-            picked = due.with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED")
-            due = select(picked.c.id)
+        due = _pick(session, due)
         claimed = await session.scalars(
             update(Message)
             .where(
@@ -583,6 +575,17 @@ def _parts_by_sender(messages: list[Message]) -> dict[str, int]:
     for message in messages:
         costs[message.sender or ""] += max(1, message.segments)
     return costs
+
+
+def _pick(session: AsyncSession, due: Select[tuple[str]]) -> Select[tuple[str]]:
+    """The ids a round takes, for an UPDATE ... WHERE id IN (...). On PostgreSQL, rows
+    another dispatcher holds are skipped, and the pick is a materialized CTE, so its LIMIT
+    holds: as a plain IN (subquery) PostgreSQL may plan a semi-join that re-runs it past the
+    rows this statement already locked, and one round then took every queued message."""
+    if session.get_bind().dialect.name != "postgresql":
+        return due
+    picked = due.with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED")
+    return select(picked.c.id)
 
 
 def _event_row(

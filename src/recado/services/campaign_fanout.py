@@ -74,7 +74,7 @@ from recado.domain.pricing import RateCard
 from recado.domain.templates import MessageTemplate, RenderContext, compile_template
 from recado.domain.workspace_settings import read_settings
 from recado.services import audience as audiences
-from recado.services import consent, links, pricing
+from recado.services import consent, discounts, links, pricing, status_callbacks
 from recado.services.messaging import MAX_BODY_CHARACTERS
 
 CHUNK = 5_000
@@ -815,8 +815,6 @@ async def _prepare_chunk(
     message_ids = {row.id: fresh[i] for i, (row, _) in enumerate(chosen)}
     codes: dict[str, str] = {}
     if plan.discount_mode == "pool" and plan.discount_pool_id and chosen:
-        from recado.services import discounts  # noqa: PLC0415  (the reports colleague's)
-
         codes = await discounts.draw(
             draws,
             plan.workspace_id,
@@ -925,8 +923,6 @@ async def _prepare_chunk(
         texted = {m["contact_id"] for m in messages}
         unused = [contact_id for contact_id in codes if contact_id not in texted]
         if unused:
-            from recado.services import discounts  # noqa: PLC0415
-
             assert plan.discount_pool_id is not None
             await discounts.release(
                 draws, plan.workspace_id, plan.discount_pool_id, plan.campaign_id, unused
@@ -977,9 +973,7 @@ async def _callbacks(
     now: datetime,
 ) -> None:
     """The workspace's status callback URL, if it has one, hears of each new message."""
-    from recado.services import status_callbacks  # noqa: PLC0415
-
-    urls = await status_callbacks._workspace_urls(session, {plan.workspace_id})
+    urls = await status_callbacks.workspace_urls(session, {plan.workspace_id})
     if not urls:
         return
     fields = {c.key for c in _MESSAGES.columns}

@@ -50,7 +50,7 @@ from recado.domain.workspace_settings import read_settings
 from recado.errors import Conflict, NotFound, ValidationFailed
 from recado.ids import new_id
 from recado.services import audience as audiences
-from recado.services import campaign_fanout, pricing
+from recado.services import campaign_fanout, discounts, pricing, status_callbacks, templates
 from recado.services.actor import Actor
 from recado.services.messaging import MAX_BODY_CHARACTERS, MAX_MEDIA, MAX_SCHEDULE_AHEAD
 from recado.services.templates import template_fields
@@ -139,8 +139,6 @@ async def draft_from_template(
     workspace's saved templates; its audience and the rest are chosen in the builder."""
     actor.require(Permission.MANAGE_CAMPAIGNS)
     if template_id:
-        from recado.services import templates  # noqa: PLC0415
-
         saved = await templates.get_template(session, actor, template_id)
         name, body = saved.name, saved.body
     else:
@@ -495,10 +493,8 @@ async def _review(session: AsyncSession, campaign: Campaign, *, base_url: str) -
     if uses_code and campaign.discount_mode == "none":
         refusals.append("The text uses {{ discount_code }} but the campaign has no discount.")
     if campaign.discount_mode == "pool" and campaign.discount_pool_id:
-        left = await _codes_left(session, campaign)
-        if left is None:
-            refusals.append("Discount pools are not available in this installation.")
-        elif left < recipients:
+        left = await discounts.remaining(session, campaign.workspace_id, campaign.discount_pool_id)
+        if left < recipients:
             refusals.append(
                 f"The discount pool has {left} codes left for {recipients} recipients; "
                 "add codes or narrow the audience."
@@ -589,17 +585,6 @@ async def _cost(
         else:
             estimate += CostEstimate(people, people * parts, {price[1]: price[0] * people})
     return estimate
-
-
-async def _codes_left(session: AsyncSession, campaign: Campaign) -> int | None:
-    try:
-        from recado.services import discounts  # noqa: PLC0415  (the reports colleague's)
-    except ImportError:
-        return None
-    left: int = await discounts.remaining(
-        session, campaign.workspace_id, campaign.discount_pool_id or ""
-    )
-    return left
 
 
 # --- launch, pause, resume, cancel ---------------------------------------------------------
@@ -803,9 +788,7 @@ async def _status_callbacks(
 ) -> None:
     """The workspace's webhook hears of each message's new status, as it does of every
     other status change (a campaign's messages have no callback URL of their own)."""
-    from recado.services import status_callbacks  # noqa: PLC0415
-
-    if not await status_callbacks._workspace_urls(session, {campaign.workspace_id}):
+    if not await status_callbacks.workspace_urls(session, {campaign.workspace_id}):
         return  # no webhook: nothing to load
     for start in range(0, len(message_ids), CALLBACK_BATCH):
         messages = await session.scalars(

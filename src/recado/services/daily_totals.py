@@ -104,6 +104,10 @@ async def _settled(
     return stored
 
 
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+
+
 def _day(session: AsyncSession, column: Any) -> Any:
     """The UTC day ('YYYY-MM-DD') of a timestamp, as text."""
     if session.get_bind().dialect.name == "postgresql":
@@ -141,8 +145,8 @@ async def _count_range(
     """Each measure over [first, end): by day, or (not `grouped`) one total under "". Each
     query is a range of one index; the literals (not bound values) let the planners pick
     the partial ones."""
-    since = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
-    until = datetime.combine(end, datetime.min.time(), tzinfo=UTC)
+    since = _midnight(first)
+    until = _midnight(end)
 
     async def _by_day(session: AsyncSession, column: Any, *where: Any) -> dict[str, int]:
         if grouped:
@@ -189,8 +193,8 @@ async def _count_range(
 
 
 async def _orders(session: AsyncSession, ws: str, first: date, end: date) -> dict[str, Any]:
-    since = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
-    until = datetime.combine(end, datetime.min.time(), tzinfo=UTC)
+    since = _midnight(first)
+    until = _midnight(end)
     in_period = (
         ContactEvent.workspace_id == ws,
         ContactEvent.occurred_at >= since,

@@ -49,7 +49,7 @@ async def enqueue(session: AsyncSession, messages: Iterable[Message], at: dateti
     batch = [m for m in messages if m.direction == "outbound"]
     if not batch:
         return 0
-    defaults = await _workspace_urls(session, {m.workspace_id for m in batch})
+    defaults = await workspace_urls(session, {m.workspace_id for m in batch})
     rows = []
     for message in batch:
         url = message.status_callback or defaults.get(message.workspace_id)
@@ -74,7 +74,7 @@ async def enqueue(session: AsyncSession, messages: Iterable[Message], at: dateti
     return len(rows)
 
 
-async def _workspace_urls(session: AsyncSession, workspace_ids: set[str]) -> dict[str, str]:
+async def workspace_urls(session: AsyncSession, workspace_ids: set[str]) -> dict[str, str]:
     """Each workspace's default callback URL, read once per session (a batch of status
     changes then costs one query, not one per message)."""
     known: dict[str, str | None] = session.info.setdefault("webhook_urls", {})
