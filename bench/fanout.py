@@ -3,8 +3,9 @@
 For each database: a scratch database is made and migrated, N contacts with consent (and a
 few hundred without, who are skipped) are loaded into one list with the driver's bulk path
 (not timed), then a campaign with a personalized template and a link is launched and its
-fan-out timed: audience query, compliance filter, render, tracked link per recipient,
-message rows with their events, link rows, skips (`services.campaign_fanout.fan_out`).
+fan-out timed: audience query, compliance filter, render, tracked link per recipient (its
+code on the message row), message rows with their events, skips
+(`services.campaign_fanout.fan_out`).
 
     .venv/bin/python bench/fanout.py                        # 1,000,000 recipients
     .venv/bin/python bench/fanout.py --recipients 20000
@@ -154,6 +155,11 @@ async def run(url: str, count: int, seed: int) -> dict[str, Any]:
                 )
             }
             stored["events"] = await session.scalar(select(func.count()).select_from(MessageEvent))
+            stored["tracked_links"] = stored.pop("links") + await session.scalar(
+                select(func.count()).where(
+                    Message.campaign_id == campaign_id, Message.link_code.is_not(None)
+                )
+            )
             duplicates = await session.scalar(
                 select(func.count()).select_from(
                     select(Message.contact_id)

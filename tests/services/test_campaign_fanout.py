@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from recado.db.tables import CampaignSkip, Contact, Link, Message, MessageEvent
 from recado.platform import Platform
-from recado.services import campaign_fanout, campaigns, consent
+from recado.services import campaign_fanout, campaigns, consent, links
 from recado.services.actor import system_actor
 from recado.services.workspaces import NewWorkspace
 from tests.support.consenting import opted_in
@@ -83,6 +86,10 @@ async def test_each_consenting_member_gets_one_personalized_marketing_message(
     assert {m.category for m in messages} == {"marketing"}
     assert {m.status for m in messages} == {"queued"}
     assert all(m.price_micros for m in messages)
+    # The tracked link's code and target live on the message: no link row per recipient.
+    assert {m.link_url for m in messages} == {"https://acme.com/sale"}
+    assert len({m.link_code for m in messages}) == 2
+    assert f"/l/{ana.link_code}\n" in ana.body
     async with platform.sessions() as session:
         links = await session.scalar(select(func.count()).select_from(Link))
         events = list(
@@ -92,7 +99,7 @@ async def test_each_consenting_member_gets_one_personalized_marketing_message(
                 )
             )
         )
-    assert links == 2
+    assert links == 0
     [(status, detail)] = events
     assert status == "queued" and detail.startswith("queued by campaign ")
 
@@ -241,3 +248,118 @@ async def test_a_pool_code_drawn_for_a_recipient_skipped_afterwards_goes_back_to
         left = await discounts.remaining(session, workspace.workspace.id, pool.id)
     assert holders == {ana} and nameless not in holders
     assert left == 2
+
+
+async def test_a_link_code_already_in_use_is_redrawn_and_the_text_follows(
+    platform: Platform,
+    workspace: NewWorkspace,
+    client: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    vip = await _list(client)
+    for phone in ("+12025550131", "+12025550132", "+12025550133"):
+        await opted_in(client, phone, list_id=vip)
+    async with platform.sessions() as session:
+        session.add(
+            Link(code="takenByLink1", workspace_id=workspace.workspace.id, url="https://x.test")
+        )
+        await session.commit()
+    # The first code is a link row's; the next two are equal, so the unique index on the
+    # messages' codes refuses the second in the same insert.
+    drawn = iter(["takenByLink1", "sameCode0001", "sameCode0001", "freshCode001", "freshCode002"])
+    original = campaign_fanout.make_plan
+
+    async def planned(*args: object, **kwargs: object) -> campaign_fanout.Plan:
+        plan = await original(*args, **kwargs)  # type: ignore[arg-type]
+        plan.codes = drawn
+        return plan
+
+    monkeypatch.setattr(campaign_fanout, "make_plan", planned)
+    campaign_id = await _campaign(
+        platform, workspace, body="Acme: sale at https://acme.com/sale", audience={"lists": [vip]}
+    )
+
+    outcome = await _launch_and_fan_out(platform, workspace, campaign_id)
+
+    assert outcome.messages == 3
+    messages = await _messages(platform, campaign_id)
+    assert sorted(m.link_code or "" for m in messages) == [
+        "freshCode001",
+        "freshCode002",
+        "sameCode0001",
+    ]
+    for message in messages:
+        assert f"/l/{message.link_code}\n" in message.body
+    async with platform.sessions() as session:
+        url = await links.record_click(session, "freshCode002", "test")
+        assert url == "https://acme.com/sale"
+        clicks, _ = await links.message_clicks(
+            session,
+            system_actor(workspace.workspace.id),
+            next(m.id for m in messages if m.link_code == "freshCode002"),
+        )
+    assert [(c.code, c.url) for c in clicks] == [("freshCode002", "https://acme.com/sale")]
+
+
+async def test_a_text_with_two_links_keeps_a_link_row_per_url(
+    platform: Platform, workspace: NewWorkspace, client: httpx.AsyncClient
+) -> None:
+    vip = await _list(client)
+    await opted_in(client, "+12025550141", list_id=vip)
+    campaign_id = await _campaign(
+        platform,
+        workspace,
+        body="Acme: shoes https://acme.com/shoes and bags https://acme.com/bags",
+        audience={"lists": [vip]},
+    )
+
+    await _launch_and_fan_out(platform, workspace, campaign_id)
+
+    [message] = await _messages(platform, campaign_id)
+    assert message.link_code is None
+    async with platform.sessions() as session:
+        rows = list(await session.scalars(select(Link).where(Link.message_id == message.id)))
+        assert sorted(r.url for r in rows) == ["https://acme.com/bags", "https://acme.com/shoes"]
+        for row in rows:
+            assert f"/l/{row.code}" in message.body
+            assert await links.record_click(session, row.code, None) == row.url
+
+
+async def test_a_pause_while_chunks_are_written_stops_the_fan_out_after_them(
+    platform: Platform,
+    workspace: NewWorkspace,
+    client: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    vip = await _list(client)
+    for n in range(7):
+        await opted_in(client, f"+1202555015{n}", list_id=vip)
+    campaign_id = await _campaign(
+        platform, workspace, body="Acme: flash sale", audience={"lists": [vip]}
+    )
+    original = campaign_fanout._prepare_chunk
+    prepared = 0
+
+    async def prepare_then_pause(*args: Any, **kwargs: Any) -> campaign_fanout.Prepared:
+        nonlocal prepared
+        prepared += 1
+        if prepared == 2:  # the marketer pauses while the first chunk is being written
+            async with platform.sessions() as session:
+                await campaigns.pause(session, system_actor(workspace.workspace.id), campaign_id)
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(campaign_fanout, "_prepare_chunk", prepare_then_pause)
+
+    outcome = await _launch_and_fan_out(platform, workspace, campaign_id, chunk=2)
+
+    # Whatever was written before the pause is paused with the campaign; nothing after it.
+    messages = await _messages(platform, campaign_id)
+    assert not outcome.finished and outcome.messages == len(messages) < 7
+    assert {m.status for m in messages} <= {"paused"}
+    async with platform.sessions() as session:
+        await campaigns.resume(session, system_actor(workspace.workspace.id), campaign_id)
+    async with platform.sessions() as session:
+        rest = await campaign_fanout.fan_out(session, campaign_id, base_url=BASE, chunk=2)
+    assert rest.finished
+    messages = await _messages(platform, campaign_id)
+    assert len(messages) == len({m.recipient for m in messages}) == 7

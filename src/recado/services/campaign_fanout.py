@@ -12,7 +12,7 @@ Each chunk is one transaction:
      (workspace_id, idempotency_key), the key being `campaign:<campaign>:<contact>`, so a
      second fan-out of the same recipient cannot happen, whatever runs it; RETURNING the
      rows written;
-  5. `insert_events`: their `queued`/`scheduled` event, INSERT ... SELECT;
+  5. `_events`: their `queued`/`scheduled` event, from the same values;
   6. their link rows (`links.insert_links`) and the chunk's skips (`campaign_skips`).
 The message and skip rows are the cursor: if the process dies, the next run starts where
 the committed chunks end, and nobody is texted twice. The dispatcher's gate checks consent,
@@ -26,7 +26,7 @@ import hmac
 import json
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -39,11 +39,9 @@ from phonenumbers import timezone as phone_timezones
 from sqlalchemy import (
     ColumnElement,
     Table,
-    bindparam,
     case,
     exists,
     func,
-    insert,
     literal,
     select,
     text,
@@ -243,9 +241,10 @@ async def _chunks(
     resuming: bool,
 ) -> Outcome:
     """The chunks in order, in one of three ways:
-    - parallel (PostgreSQL): while chunk n is written, chunk n + 1 is read and prepared on a
-      second connection, so the database's work and Python's overlap on two cores; chunk
-      n + 1's contacts come after chunk n's, so neither waits for the other;
+    - parallel (PostgreSQL): chunks are read and prepared in order on a connection of their
+      own, and written on two connections at once, so the database's work runs on two cores
+      beside Python's; each chunk's contacts come after the previous one's, so no two
+      writes touch the same rows (see `_parallel`);
     - pipelined (SQLite): a reader that never pauses would keep the write-ahead log from
       ever being reset (it grew past 800 MB in the 1M bench), so chunk n + 1 is read (rows
       and suppressions) before chunk n's write starts, and only its rendering, pure
@@ -266,7 +265,7 @@ async def _chunks(
             await reads.execute(next_audience_chunk(plan, where, after, chunk, resuming=resuming))
         )
         if mode == "parallel":
-            await reads.rollback()  # no snapshot held while the writer commits
+            await reads.rollback()  # no snapshot held while the writers commit
         return rows
 
     async def prepare(rows: list[Any], suppressed: set[str] | None = None) -> Prepared | None:
@@ -277,43 +276,116 @@ async def _chunks(
     async def suppressions(rows: list[Any]) -> set[str]:
         return await _suppressed(session, plan, [r.phone for r in rows if r.verdict is None])
 
+    if mode == "parallel":
+        try:
+            return await _parallel(session, plan, rows_after, prepare, max_chunks)
+        finally:
+            await reads.close()
+    upcoming: Prepared | None = None
+    if mode != "serial":
+        rows = await rows_after("")
+        upcoming = await prepare(rows, await suppressions(rows) if rows else None)
+    chunks = 0
+    while max_chunks is None or chunks < max_chunks:
+        chunks += 1
+        if not await _still_sending(session, plan.campaign_id):
+            await session.rollback()
+            return outcome
+        ready = upcoming
+        if mode == "serial":
+            ready = await prepare(await rows_after(outcome.last_contact_id))
+        if ready is None:
+            await session.rollback()
+            outcome.finished = True
+            return outcome
+        after = ready.last_contact_id
+        if mode == "pipelined":  # the next chunk's reads, before this one's write
+            rows = await rows_after(after)
+            suppressed = await suppressions(rows) if rows else set()
+        writing = asyncio.ensure_future(_store_chunk(session, plan, ready))
+        try:
+            if mode == "pipelined":  # touches no connection: beside the write
+                upcoming = await prepare(rows, suppressed)
+        finally:
+            written, skipped = await writing
+        outcome.messages += written
+        outcome.skipped += skipped
+        outcome.last_contact_id = after
+    return outcome
+
+
+WRITERS = 2  # PostgreSQL connections that write a fan-out's chunks at the same time
+
+
+async def _parallel(
+    session: AsyncSession,
+    plan: Plan,
+    rows_after: Callable[[str], Awaitable[list[Any]]],
+    prepare: Callable[[list[Any]], Awaitable[Prepared | None]],
+    max_chunks: int | None,
+) -> Outcome:
+    """PostgreSQL: the next chunk is prepared while up to `WRITERS` earlier ones are written,
+    each in its own transaction under a share lock on the campaign's row: a pause or cancel
+    (which locks the row for update) waits for the chunks being written, and every chunk
+    after it sees the campaign is no longer `sending`. Chunks may commit out of order; a
+    later run finds who has a row already (`resuming`), so a crash in between loses nothing
+    and texts nobody twice."""
+    outcome = Outcome(finished=True)
+    writers = [session] + [
+        AsyncSession(bind=session.bind, expire_on_commit=False) for _ in range(WRITERS - 1)
+    ]
+    writing: dict[int, asyncio.Future[tuple[int, int] | None]] = {}
+
+    async def settle(slot: int) -> bool:
+        """Wait for the slot's write; False when it found the campaign paused or canceled."""
+        done = await writing.pop(slot)
+        if done is None:
+            outcome.finished = False
+            return False
+        outcome.messages += done[0]
+        outcome.skipped += done[1]
+        return True
+
     try:
-        upcoming: Prepared | None = None
-        if mode != "serial":
-            rows = await rows_after("")
-            upcoming = await prepare(rows, await suppressions(rows) if rows else None)
         chunks = 0
         while max_chunks is None or chunks < max_chunks:
-            chunks += 1
-            if not await _still_sending(session, plan.campaign_id):
-                await session.rollback()
-                return outcome
-            ready = upcoming
-            if mode == "serial":
-                ready = await prepare(await rows_after(outcome.last_contact_id))
+            ready = await prepare(await rows_after(outcome.last_contact_id))
             if ready is None:
-                await session.rollback()
-                outcome.finished = True
-                return outcome
-            after = ready.last_contact_id
-            if mode == "pipelined":  # the next chunk's reads, before this one's write
-                rows = await rows_after(after)
-                suppressed = await suppressions(rows) if rows else set()
-            writing = asyncio.ensure_future(_store_chunk(session, plan, ready))
-            try:
-                if mode == "parallel":
-                    upcoming = await prepare(await rows_after(after))
-                elif mode == "pipelined":  # touches no connection: beside the write
-                    upcoming = await prepare(rows, suppressed)
-            finally:
-                written, skipped = await writing
-            outcome.messages += written
-            outcome.skipped += skipped
-            outcome.last_contact_id = after
-        return outcome
+                break
+            slot = chunks % WRITERS
+            if slot in writing and not await settle(slot):
+                break
+            writing[slot] = asyncio.ensure_future(_store_if_sending(writers[slot], plan, ready))
+            outcome.last_contact_id = ready.last_contact_id
+            chunks += 1
+        else:
+            outcome.finished = False  # stopped by max_chunks
     finally:
-        if mode == "parallel":
-            await reads.close()
+        failed: list[BaseException] = []
+        for slot in list(writing):
+            try:
+                await settle(slot)
+            except Exception as error:  # the other writes still end before the sessions do
+                failed.append(error)
+        for extra in writers[1:]:
+            await extra.close()
+        if failed:
+            raise failed[0]
+    return outcome
+
+
+async def _store_if_sending(
+    session: AsyncSession, plan: Plan, chunk: Prepared
+) -> tuple[int, int] | None:
+    """-- name: share-campaign-for-chunk
+    `_store_chunk` under a share lock on the campaign's row, if it is still `sending`."""
+    status = await session.scalar(
+        select(Campaign.status).where(Campaign.id == plan.campaign_id).with_for_update(read=True)
+    )
+    if status != "sending":
+        await session.rollback()
+        return None
+    return await _store_chunk(session, plan, chunk)
 
 
 async def make_plan(
@@ -511,9 +583,9 @@ def _insert(session: AsyncSession, table: Table) -> Any:
 
 # The two big writes go through the driver: on a million rows the per-value work of the
 # ORM's type processing costs more than the database. SQLite gets an executemany of plain
-# tuples; PostgreSQL one INSERT ... SELECT FROM unnest(arrays), which it runs as one plan.
+# tuples; PostgreSQL one INSERT ... SELECT FROM json_to_recordset(one JSON text).
 _MESSAGE_COLUMNS = (
-    # (column, PostgreSQL array type)
+    # (column, PostgreSQL type)
     ("id", "text"),
     ("workspace_id", "text"),
     ("contact_id", "text"),
@@ -523,13 +595,15 @@ _MESSAGE_COLUMNS = (
     ("media_urls", "text"),  # JSON text, cast in the SELECT
     ("status", "text"),
     ("idempotency_key", "text"),
-    ("send_at", "text"),  # ISO text, cast in the SELECT (an all-NULL array has no type)
+    ("send_at", "timestamptz"),
     ("encoding", "text"),
     ("segments", "int"),
     ("price_micros", "bigint"),
     ("currency", "text"),
     ("campaign_id", "text"),
     ("variant_id", "text"),
+    ("link_code", "text"),
+    ("link_url", "text"),
 )
 # Constant for every campaign message: (column, SQL literal).
 _MESSAGE_CONSTANTS = (
@@ -548,10 +622,22 @@ _LINK_COLUMNS = (
 )
 
 
-def _pg_value(column: str, value: Any) -> Any:
-    if column == "send_at":
-        return value.isoformat() if value is not None else None
-    return value
+def _record_type(columns: Sequence[tuple[str, str]]) -> str:
+    """The row type of json_to_recordset for these (column, type) pairs."""
+    return ", ".join(f"{name} {kind}" for name, kind in columns)
+
+
+def _as_json(rows: list[dict[str, Any]]) -> str:
+    """Rows as one JSON array, PostgreSQL's way in for a bulk write: the C JSON encoder and
+    the server's parser cost a fraction of what adapting one array per column costs in
+    Python (psycopg's list dumper was half the fan-out's CPU on a million recipients)."""
+    return json.dumps(rows, default=_iso, ensure_ascii=False)
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def _sqlite_time(moment: datetime | None) -> str | None:
@@ -565,31 +651,30 @@ async def insert_messages(
     session: AsyncSession, messages: list[dict[str, Any]], now: datetime
 ) -> set[str]:
     """-- name: insert-campaign-messages
-    The chunk's message rows in one go; a recipient who already has the campaign's message
-    (the unique (workspace_id, idempotency_key)) is left alone. The ids written."""
+    The chunk's message rows in one go; a row that breaks a unique key is left out: its
+    recipient already has the campaign's message ((workspace_id, idempotency_key)), or, once
+    in trillions, its link code is taken (`write_messages` draws another). The ids written."""
     names = [c for c, _ in _MESSAGE_COLUMNS]
     constant_names = [c for c, _ in _MESSAGE_CONSTANTS]
     constants = [v for _, v in _MESSAGE_CONSTANTS]
     columns = ", ".join([*names, *constant_names, "created_at", "updated_at"])
     connection = await session.connection()
     if connection.dialect.name == "postgresql":
-        arrays = ", ".join(f"%s::{kind}[]" for _, kind in _MESSAGE_COLUMNS)
-        casts = {"media_urls": "::json", "send_at": "::timestamptz"}
+        casts = {"media_urls": "::json"}
         selected = ", ".join(f"t.{c}{casts.get(c, '')}" for c in names)
         sql = (
             f"INSERT INTO messages ({columns}) "
             f"SELECT {selected}, {', '.join(constants)}, %s, %s "
-            f"FROM unnest({arrays}) AS t({', '.join(names)}) "
-            "ON CONFLICT (workspace_id, idempotency_key) DO NOTHING RETURNING id"
+            f"FROM json_to_recordset(%s::json) AS t({_record_type(_MESSAGE_COLUMNS)}) "
+            "ON CONFLICT DO NOTHING RETURNING id"
         )
-        values = [[_pg_value(c, m[c]) for m in messages] for c in names]
-        result = await connection.exec_driver_sql(sql, (now, now, *values))
+        result = await connection.exec_driver_sql(sql, (now, now, _as_json(messages)))
         return {row[0] for row in result}
     stamp = _sqlite_time(now)
     sql = (
         f"INSERT INTO messages ({columns}) "
         f"VALUES ({', '.join('?' for _ in names)}, {', '.join(constants)}, ?, ?) "
-        "ON CONFLICT (workspace_id, idempotency_key) DO NOTHING"
+        "ON CONFLICT DO NOTHING"
     )
     get = itemgetter(*names)
     send_at = names.index("send_at")
@@ -611,6 +696,49 @@ async def insert_messages(
     )
 
 
+async def write_messages(
+    session: AsyncSession, plan: Plan, messages: list[dict[str, Any]], now: datetime
+) -> set[str]:
+    """Insert the chunk's messages, each link code unused by links and other messages: one
+    that a link row has is redrawn before, one another message has (its unique index) after
+    the insert; asking the messages first too cost 8 s on a million recipients. The ids
+    written; a recipient who already has the message is not among them."""
+    coded = [m for m in messages if m["link_code"]]
+    if coded:
+        codes = [m["link_code"] for m in coded]
+        for taken in await links.codes_in_use(session, codes, messages=False):
+            for m in coded:
+                if m["link_code"] == taken:
+                    _recode(m, next(plan.codes))
+    written: set[str] = set()
+    pending = messages
+    while pending:
+        inserted = await insert_messages(session, pending, now)
+        written |= inserted
+        left = [m for m in pending if m["id"] not in inserted and m["link_code"]]
+        if not left:
+            break
+        texted = set(
+            await session.scalars(
+                select(Message.idempotency_key).where(
+                    Message.workspace_id == plan.workspace_id,
+                    Message.idempotency_key.in_([m["idempotency_key"] for m in left]),
+                )
+            )
+        )
+        pending = [m for m in left if m["idempotency_key"] not in texted]
+        for m in pending:
+            _recode(m, next(plan.codes))
+    return written
+
+
+def _recode(message: dict[str, Any], code: str) -> None:
+    """Give a prepared message another link code, in its row and in its text."""
+    old = f"{link_rules.LINK_PATH}{message['link_code']}"
+    message["body"] = message["body"].replace(old, f"{link_rules.LINK_PATH}{code}")
+    message["link_code"] = code
+
+
 async def insert_link_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """-- name: insert-campaign-links
     The chunk's tracked links in one go. A code another link already has (odds of live
@@ -619,12 +747,12 @@ async def insert_link_rows(session: AsyncSession, rows: list[dict[str, Any]]) ->
     names = [c for c, _ in _LINK_COLUMNS]
     connection = await session.connection()
     if connection.dialect.name == "postgresql":
-        arrays = ", ".join(f"%s::{kind}[]" for _, kind in _LINK_COLUMNS)
         sql = (
             f"INSERT INTO links ({', '.join(names)}) "
-            f"SELECT * FROM unnest({arrays}) ON CONFLICT (code) DO NOTHING RETURNING code"
+            f"SELECT * FROM json_to_recordset(%s::json) AS t({_record_type(_LINK_COLUMNS)}) "
+            "ON CONFLICT (code) DO NOTHING RETURNING code"
         )
-        result = await connection.exec_driver_sql(sql, tuple([r[c] for r in rows] for c in names))
+        result = await connection.exec_driver_sql(sql, (_as_json(rows),))
         stored = {row[0] for row in result}
     else:
         sql = (
@@ -647,27 +775,6 @@ async def insert_link_rows(session: AsyncSession, rows: list[dict[str, Any]]) ->
     left = [r for r in rows if r["code"] not in stored]
     if left:
         await links.insert_links(session, left)
-
-
-def insert_events(status: ColumnElement[str] | None, detail: ColumnElement[str]) -> Any:
-    """-- name: insert-campaign-events
-    An event for each message this chunk wrote, with the message's own time: found by
-    primary-key range (ids grow within a process), campaign and creation time. `status`
-    None means the message's own status (queued or scheduled)."""
-    return insert(_EVENTS).from_select(
-        ["message_id", "workspace_id", "status", "detail", "created_at"],
-        select(
-            Message.id,
-            Message.workspace_id,
-            Message.status if status is None else status,
-            detail,
-            Message.created_at,
-        ).where(
-            Message.id.between(bindparam("first"), bindparam("last")),
-            Message.campaign_id == bindparam("campaign_id"),
-            Message.created_at == bindparam("now", type_=Message.created_at.type),
-        ),
-    )
 
 
 def insert_skips(session: AsyncSession) -> Any:
@@ -869,7 +976,11 @@ async def _prepare_chunk(
             skip(row.id, SkipReason.TOO_LONG)
             continue
         message_id = message_ids[row.id]
-        if shape.urls:
+        link_code = link_url = None
+        if len(shape.urls) == 1:  # the usual case: the code and target go on the message
+            link_code, link_url = next(plan.codes), shape.urls[0]
+            final = f"{shape.pieces[0]}{short}{link_code}{shape.pieces[1]}"
+        elif shape.urls:
             parts = [shape.pieces[0]]
             for url, piece in zip(shape.urls, shape.pieces[1:], strict=True):
                 link = next(plan.codes)
@@ -915,6 +1026,8 @@ async def _prepare_chunk(
                 "currency": currency,
                 "campaign_id": plan.campaign_id,
                 "variant_id": body.variant_id,
+                "link_code": link_code,
+                "link_url": link_url,
             }
         )
         plan.ordinal += 1
@@ -934,9 +1047,9 @@ async def _store_chunk(session: AsyncSession, plan: Plan, chunk: Prepared) -> tu
     """Write a prepared chunk and commit: messages, their events, links, skips."""
     written: set[str] = set()
     if chunk.messages:
-        written = await insert_messages(session, chunk.messages, chunk.now)
+        written = await write_messages(session, plan, chunk.messages, chunk.now)
         if written:
-            await _events(session, plan, written, chunk.now)
+            await _events(session, plan, chunk.messages, written, chunk.now)
         wanted = [r for r in chunk.link_rows if r["message_id"] in written]
         if wanted:
             await insert_link_rows(session, wanted)
@@ -947,22 +1060,44 @@ async def _store_chunk(session: AsyncSession, plan: Plan, chunk: Prepared) -> tu
     return len(written), len(chunk.skips)
 
 
-async def _events(session: AsyncSession, plan: Plan, written: set[str], now: datetime) -> None:
-    """One event per message, in its first status (queued or scheduled): a campaign's
-    message is born there, never `accepted` the way an API request is, and a million-
-    recipient campaign writes a million event rows, not two."""
+async def _events(
+    session: AsyncSession,
+    plan: Plan,
+    messages: list[dict[str, Any]],
+    written: set[str],
+    now: datetime,
+) -> None:
+    """-- name: insert-campaign-events
+    One event per message, in its first status (queued or scheduled): a campaign's message
+    is born there, never `accepted` the way an API request is, and a million-recipient
+    campaign writes a million event rows, not two. Written from the chunk's own values: an
+    INSERT ... SELECT from messages grew with the campaign (SQLite walked the campaign's
+    index, not the id range: 34 of 89 s on a million recipients)."""
     source = f"campaign {plan.campaign_name} ({plan.campaign_id})"
-    window = {
-        "first": min(written),
-        "last": max(written),
-        "campaign_id": plan.campaign_id,
-        "now": now,
+    details = {
+        MessageStatus.SCHEDULED.value: f"scheduled by {source}",
+        MessageStatus.QUEUED.value: f"queued by {source}, waiting for the dispatcher",
     }
-    detail = case(
-        (Message.status == MessageStatus.SCHEDULED.value, literal(f"scheduled by {source}")),
-        else_=literal(f"queued by {source}, waiting for the dispatcher"),
+    rows = [(m["id"], m["status"], details[m["status"]]) for m in messages if m["id"] in written]
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        await connection.exec_driver_sql(
+            "INSERT INTO message_events (message_id, workspace_id, status, detail, created_at) "
+            "SELECT t.message_id, %s, t.status, t.detail, %s FROM json_to_recordset(%s::json)"
+            " AS t(message_id text, status text, detail text)",
+            (
+                plan.workspace_id,
+                now,
+                json.dumps([{"message_id": i, "status": s, "detail": d} for i, s, d in rows]),
+            ),
+        )
+        return
+    stamp = _sqlite_time(now)
+    await connection.exec_driver_sql(
+        "INSERT INTO message_events (message_id, workspace_id, status, detail, created_at) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [(i, plan.workspace_id, s, d, stamp) for i, s, d in rows],
     )
-    await session.execute(insert_events(None, detail), window)
 
 
 async def _callbacks(

@@ -1,13 +1,15 @@
 """Tracked links: shorten the URLs of outgoing texts, follow a click, list a message's clicks.
 
-`track_links` serves one message inside the caller's transaction; a campaign prepares the
-link rows of many recipients with `prepare_links` and stores them in one statement with
-`insert_links`. `record_click` is the redirect's whole database work: one read by primary
-key and one insert.
+A code lives in one of two places, in one code space: a `links` row (`track_links` for one
+message inside the caller's transaction; `prepare_links` and `insert_links` for texts with
+several URLs), or, for a campaign text with one URL, the message row itself (`link_code`,
+`link_url`: the fan-out writes no link row per recipient). `record_click` is the redirect's
+whole database work: one or two reads by a unique key and one insert.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -179,16 +181,30 @@ async def record_click(session: AsyncSession, code: str, user_agent: str | None)
             ).where(Link.code == code)
         )
     ).first()
+    if link is None:  # a campaign text's code, on its message
+        link = (
+            await session.execute(
+                select(
+                    Message.link_url,
+                    Message.workspace_id,
+                    Message.id,
+                    Message.contact_id,
+                    Message.campaign_id,
+                ).where(Message.link_code == code)
+            )
+        ).first()
     if link is None:
         return None
+    url, workspace_id, message_id, contact_id, campaign_id = link
     try:
         await session.execute(
             insert(Click).values(
                 link_code=code,
-                workspace_id=link.workspace_id,
-                message_id=link.message_id,
-                contact_id=link.contact_id,
-                campaign_id=link.campaign_id,
+                url=url,
+                workspace_id=workspace_id,
+                message_id=message_id,
+                contact_id=contact_id,
+                campaign_id=campaign_id,
                 at=utcnow(),
                 user_agent=user_agent[:MAX_USER_AGENT] if user_agent else None,
             )
@@ -197,7 +213,7 @@ async def record_click(session: AsyncSession, code: str, user_agent: str | None)
     except SQLAlchemyError:
         log.exception("click on link %s not recorded", code)
         await session.rollback()
-    return link.url
+    return str(url)
 
 
 @dataclass(frozen=True)
@@ -207,7 +223,7 @@ class ClickView:
     id: int
     at: datetime
     user_agent: str | None
-    url: str
+    url: str | None
     code: str
     contact_id: str | None
 
@@ -234,11 +250,8 @@ async def message_clicks(
     if owned is None:
         raise NotFound(f"No message with id {message_id} in this workspace.")
     query = (
-        select(Click.id, Click.at, Click.user_agent, Link.url, Link.code, Click.contact_id)
-        .select_from(Link)
-        .join(Click, Click.link_code == Link.code)
-        # Through links.message_id: that column is indexed, clicks.message_id is not.
-        .where(Link.workspace_id == actor.workspace_id, Link.message_id == message_id)
+        select(Click.id, Click.at, Click.user_agent, Click.url, Click.link_code, Click.contact_id)
+        .where(Click.workspace_id == actor.workspace_id, Click.message_id == message_id)
         .order_by(Click.id)
         .limit(limit + 1)
     )
@@ -252,14 +265,38 @@ async def message_clicks(
 
 
 async def _unused_codes(session: AsyncSession, count: int) -> list[str]:
-    """`count` new codes that no link has yet (a collision is rare, but a primary key)."""
+    """`count` new codes that no link or message has yet (a collision is rare, but a key)."""
     codes = links.new_codes(count)
     while True:
-        taken = set(await session.scalars(select(Link.code).where(Link.code.in_(codes))))
+        taken = await codes_in_use(session, codes)
         taken |= {code for code in codes if codes.count(code) > 1}
         if not taken:
             return codes
         codes = [links.new_code() if code in taken else code for code in codes]
+
+
+async def codes_in_use(
+    session: AsyncSession, codes: Sequence[str], *, messages: bool = True
+) -> set[str]:
+    """-- name: link-codes-in-use
+    Which of `codes` a link row or (unless `messages` is False) a campaign message already
+    has. The codes go in as one JSON array: a campaign asks this for thousands at a time."""
+    if not codes:
+        return set()
+    connection = await session.connection()
+    listed = (
+        "SELECT value FROM json_array_elements_text(%s::json)"
+        if connection.dialect.name == "postgresql"
+        else "SELECT value FROM json_each(?)"
+    )
+    sql = f"SELECT code FROM links WHERE code IN ({listed})"
+    if messages:
+        sql += (
+            " UNION ALL SELECT link_code FROM messages"
+            f" WHERE link_code IS NOT NULL AND link_code IN ({listed})"
+        )
+    found = await connection.exec_driver_sql(sql, (json.dumps(list(codes)),) * (1 + messages))
+    return {row[0] for row in found}
 
 
 async def _insert_new(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[str]:

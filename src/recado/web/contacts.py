@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from recado.db.tables import Click, ContactList, Link
+from recado.db.tables import Click, ContactList
 from recado.domain.roles import Permission
 from recado.services import compliance_admin, contacts, exports, messaging
 from recado.services.actor import Actor
@@ -104,14 +104,12 @@ async def list_choices(session: AsyncSession, actor: Actor) -> list[tuple[str, s
 
 
 async def _clicks(session: AsyncSession, actor: Actor, message_ids: list[str]) -> list[Any]:
-    """Clicks on the links of these messages, newest first (through the indexed link rows)."""
+    """Clicks on the links of these messages, newest first."""
     if not message_ids:
         return []
     rows = await session.execute(
-        select(Click.at, Link.url, Link.message_id)
-        .select_from(Link)
-        .join(Click, Click.link_code == Link.code)
-        .where(Link.workspace_id == actor.workspace_id, Link.message_id.in_(message_ids))
+        select(Click.at, Click.url, Click.message_id)
+        .where(Click.workspace_id == actor.workspace_id, Click.message_id.in_(message_ids))
         .order_by(Click.id.desc())
         .limit(200)
     )
