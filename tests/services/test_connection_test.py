@@ -12,10 +12,13 @@ from typing import Any
 
 import pytest
 from fake_providers import (
+    PLIVO_ID,
+    PLIVO_TOKEN,
     TWILIO_SID,
     TWILIO_TOKEN,
     VONAGE_KEY,
     VONAGE_SECRET,
+    FakePlivo,
     FakeTwilio,
     FakeVonage,
 )
@@ -71,6 +74,30 @@ class FakeVonageAccount(FakeVonage):
                 {"error-code": "401", "error-code-label": "authentication failed"}, 401
             )
         return JSONResponse({"value": 10.28, "autoReload": False})
+
+
+class FakePlivoAccount(FakePlivo):
+    """The fake Plivo API, also serving GET /v1/Account/{auth_id}/ (basic auth)."""
+
+    def routes(self) -> list[Route]:
+        account = Route("/v1/Account/{auth_id}/", self.read_account, methods=["GET"])
+        return [*super().routes(), account]
+
+    async def read_account(self, request: Request) -> Response:
+        received, _ = await self.record(request)
+        if received.basic_auth != (self.auth_id, self.auth_token) or (
+            request.path_params["auth_id"] != self.auth_id
+        ):
+            return self.error(401, "authentication failed")
+        return JSONResponse(
+            {"auth_id": self.auth_id, "account_type": "standard", "cash_credits": "12.50"}
+        )
+
+
+@pytest.fixture(scope="module")
+def plivo() -> Iterator[FakePlivoAccount]:
+    with FakePlivoAccount(PLIVO_ID, PLIVO_TOKEN).serving() as fake:
+        yield fake
 
 
 @pytest.fixture(scope="module")
@@ -203,6 +230,24 @@ async def test_vonage_balance_with_the_stored_key(
     assert vonage.last.method == "GET" and vonage.last.path == "/account/get-balance"
     if not ok:
         assert result.detail == "The provider refused the credentials (HTTP 401)."
+
+
+@pytest.mark.parametrize(("token", "ok"), [(PLIVO_TOKEN, True), ("wrong", False)])
+async def test_plivo_account_with_the_stored_auth_id(
+    platform: Platform, workspace: NewWorkspace, plivo: FakePlivoAccount, token: str, ok: bool
+) -> None:
+    plivo.reset()
+    config = {"auth_id": PLIVO_ID, "auth_token": token, "base_url": plivo.url}
+    result = await run_probe(platform, workspace, "plivo", config)
+    assert result.ok is ok, result.detail
+    assert plivo.last.method == "GET" and plivo.last.path == f"/v1/Account/{PLIVO_ID}/"
+    assert plivo.last.basic_auth == (PLIVO_ID, token)
+    expected = (
+        "Plivo accepted the credentials."
+        if ok
+        else ("The provider refused the credentials (HTTP 401).")
+    )
+    assert result.detail == expected
 
 
 async def test_http_provider_unreachable(
