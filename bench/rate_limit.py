@@ -23,7 +23,7 @@ from recado.db.migrate import upgrade
 from recado.db.tables import Message, Sender, utcnow
 from recado.delivery.dispatcher import Dispatcher
 from recado.ids import new_id
-from recado.platform import Platform
+from recado.platform import Platform, freeze_startup_heap
 from recado.services.workspaces import create_workspace
 from recado.settings import Settings
 
@@ -73,6 +73,7 @@ async def main(rate: int, seconds: int, database_url: str) -> dict[str, object]:
         await session.commit()
     carrier = StampingSimulator()
     await carrier.start(platform.carrier_events)
+    freeze_startup_heap()  # as `recado serve` and `recado worker` do once started
     dispatcher = Dispatcher(platform.sessions, carrier, batch_size=500)
     while await dispatcher.run_once():
         pass

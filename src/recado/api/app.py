@@ -20,7 +20,7 @@ from recado.api import (
     tools,
     workspace,
 )
-from recado.platform import Platform
+from recado.platform import Platform, freeze_startup_heap
 from recado.settings import Settings, get_settings
 
 ROUTERS = [
@@ -44,6 +44,7 @@ def create_app(platform: Platform | None = None, *, start_workers: bool | None =
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if run_workers:
             await the_platform.start_workers()
+        freeze_startup_heap()
         try:
             yield
         finally:
