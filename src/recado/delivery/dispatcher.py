@@ -146,21 +146,46 @@ class Dispatcher:
         return len(stuck)
 
     async def run_once(self) -> int:
-        """Claim one batch and submit it. Returns how many messages were handled."""
+        """Claim one batch and submit it. Returns how many messages were handled.
+
+        A group's database work runs while the group before it is with the carrier: group
+        n + 1 is checked and marked `sending` on the claim's session, and group n's outcomes
+        are recorded on a second one once the carrier answered, so the submits do not wait
+        for commits. Only the group being submitted and the next one are ever `sending`
+        unsubmitted: a crash leaves them `unknown`, never sent twice."""
         now = self.clock()
-        async with self.sessions() as session:
+        async with self.sessions() as session, self.sessions() as records:
             await self._refresh_config(session)
             await self._release_due_schedules(session, now)
             batch = await self._claim(session, now)
             deadline = now + self.claim_lease * 7 / 8  # stop short of the lease's end
+            groups = list(self._groups(batch))
+            writes = asyncio.Lock()  # one write transaction of this round at a time
+            recorded: asyncio.Future[None] | None = None
+            upcoming: asyncio.Future[list[tuple[Message, Connector]]] | None = None
             done = 0
-            for group in self._groups(batch):
-                if self.clock() >= deadline:  # a slow sender: let the lease not run out
-                    await self._release(session, batch[done:])
-                    return done
-                await self._send_group(session, group)
-                done += len(group)
-        return len(batch)
+            try:
+                ready = await self._prepare(session, groups[0], writes) if groups else []
+                for number, group in enumerate(groups):
+                    if number + 1 < len(groups) and self.clock() < deadline:
+                        upcoming = asyncio.ensure_future(
+                            self._prepare(session, groups[number + 1], writes)
+                        )
+                    calls = await self._submit_paced(ready)
+                    recorded = asyncio.ensure_future(
+                        self._record(records, ready, calls, recorded, writes)
+                    )
+                    done += len(group)
+                    if upcoming is None:
+                        break
+                    ready, upcoming = await upcoming, None
+            finally:
+                for pending in (upcoming, recorded):
+                    if pending is not None:
+                        await pending
+            if done < len(batch):  # a slow sender: let the lease not run out
+                await self._release(session, batch[done:])
+        return done
 
     async def _refresh_config(self, session: AsyncSession) -> None:
         """Routes and rates at most CONFIG_TTL_SECONDS old (edits in this process: none).
@@ -277,46 +302,65 @@ class Dispatcher:
         if group:
             yield group
 
-    async def _send_group(self, session: AsyncSession, group: list[Message]) -> None:
-        """Check, mark `sending`, wait for the rate, submit concurrently, record: one commit
-        before the carrier calls (durable: a crash after it leaves `unknown`, never a resend)
-        and one after. The database work comes before the rate wait, so the wait absorbs it
-        and a sender gets its whole rate (waiting first cost a 100 MPS sender 10 to 25%)."""
-        now = self.clock()
-        verdicts = await gate.check(session, group, now)
-        ready: list[tuple[Message, Connector]] = []
-        for message in group:
-            verdict = verdicts[message.id]
-            connector = self.route(message) if verdict.allowed else None
-            if not verdict.allowed:
-                await self._hold_back(session, message, verdict, now)
-            elif connector is None:
-                error = SubmitError(
-                    "no_route",
-                    f"no connected carrier route for {message.recipient}",
-                    temporary=True,
-                )
-                await self._refused(session, message, error)
-            else:
-                ready.append((message, connector))
-        marked = await self._mark_sending(session, ready, self.clock())
-        await session.commit()
-        late = [m for m, _ in ready if m.id not in marked]
-        if late:  # canceled, or the recipient opted out, between the check and the mark
-            await self._recheck(session, late)
-        sending = [(m, c) for m, c in ready if m.id in marked]
-        if not sending:
-            return
-        # Each message goes the moment its sender's limits allow it, so a group is a steady
-        # stream (at 100 MPS one every 10 ms), not one burst; the carrier calls overlap.
+    async def _prepare(
+        self, session: AsyncSession, group: list[Message], writes: asyncio.Lock
+    ) -> list[tuple[Message, Connector]]:
+        """Check the group and mark the ones that may go `sending`, committed (durable: a
+        crash after it leaves `unknown`, never a resend); each with its connector."""
+        async with writes:
+            now = self.clock()
+            verdicts = await gate.check(session, group, now)
+            ready: list[tuple[Message, Connector]] = []
+            for message in group:
+                verdict = verdicts[message.id]
+                connector = self.route(message) if verdict.allowed else None
+                if not verdict.allowed:
+                    await self._hold_back(session, message, verdict, now)
+                elif connector is None:
+                    error = SubmitError(
+                        "no_route",
+                        f"no connected carrier route for {message.recipient}",
+                        temporary=True,
+                    )
+                    await self._refused(session, message, error)
+                else:
+                    ready.append((message, connector))
+            marked = await self._mark_sending(session, ready, self.clock())
+            await session.commit()
+            late = [m for m, _ in ready if m.id not in marked]
+            if late:  # canceled, or the recipient opted out, between the check and the mark
+                await self._recheck(session, late)
+        return [(m, c) for m, c in ready if m.id in marked]
+
+    async def _submit_paced(
+        self, sending: list[tuple[Message, Connector]]
+    ) -> list[asyncio.Future[SubmitResult | SubmitError]]:
+        """Each message goes the moment its sender's limits allow it, so a group is a steady
+        stream (at 100 MPS one every 10 ms), not one burst; the carrier calls overlap."""
         calls = []
         for message, connector in sending:
             await self._wait_for_rate([message])
             self._record_rate([message])
             calls.append(asyncio.ensure_future(self._call(connector, message)))
+        return calls
+
+    async def _record(
+        self,
+        session: AsyncSession,
+        sending: list[tuple[Message, Connector]],
+        calls: list[asyncio.Future[SubmitResult | SubmitError]],
+        previous: asyncio.Future[None] | None,
+        writes: asyncio.Lock,
+    ) -> None:
+        """The group's outcomes, once the carrier answered, after the group before it."""
         outcomes = await asyncio.gather(*calls)
-        await self._record_outcomes(session, sending, outcomes)
-        await session.commit()
+        if previous is not None:
+            await previous
+        if not sending:
+            return
+        async with writes:
+            await self._record_outcomes(session, sending, outcomes)
+            await session.commit()
 
     async def _mark_sending(
         self, session: AsyncSession, ready: list[tuple[Message, Connector]], at: datetime
