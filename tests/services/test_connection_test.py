@@ -51,9 +51,7 @@ class FakeTwilioAccounts(FakeTwilio):
         received, scripted = await self.record(request)
         if scripted is not None:
             return scripted
-        if received.basic_auth != (self.account_sid, self.auth_token) or (
-            request.path_params["account_sid"] != self.account_sid
-        ):
+        if not self.authenticated(received, request):
             return self.error(401, 20003, "Authenticate")
         return JSONResponse(
             {"sid": self.account_sid, "friendly_name": "Recado test", "status": "active"}
@@ -85,9 +83,7 @@ class FakePlivoAccount(FakePlivo):
 
     async def read_account(self, request: Request) -> Response:
         received, _ = await self.record(request)
-        if received.basic_auth != (self.auth_id, self.auth_token) or (
-            request.path_params["auth_id"] != self.auth_id
-        ):
+        if not self.authenticated(received, request):
             return self.error(401, "authentication failed")
         return JSONResponse(
             {"auth_id": self.auth_id, "account_type": "standard", "cash_credits": "12.50"}

@@ -178,13 +178,17 @@ class FakeTwilio(FakeProvider):
         }
         return JSONResponse(body, status)
 
+    def authenticated(self, received: ReceivedRequest, request: Request) -> bool:
+        """Basic auth with the account's SID and token, on the account's own path."""
+        return received.basic_auth == (self.account_sid, self.auth_token) and (
+            request.path_params["account_sid"] == self.account_sid
+        )
+
     async def create_message(self, request: Request) -> Response:
         received, scripted = await self.record(request)
         if scripted is not None:
             return scripted
-        if received.basic_auth != (self.account_sid, self.auth_token) or (
-            request.path_params["account_sid"] != self.account_sid
-        ):
+        if not self.authenticated(received, request):
             return self.error(401, 20003, "Authenticate")
         if not received.field("To"):
             return self.error(400, 21604, "A 'To' phone number is required.")
@@ -287,13 +291,17 @@ class FakePlivo(FakeProvider):
     def error(status: int, text: str) -> JSONResponse:
         return JSONResponse({"api_id": str(uuid.uuid4()), "error": text}, status)
 
+    def authenticated(self, received: ReceivedRequest, request: Request) -> bool:
+        """Basic auth with the Auth ID and token, on the account's own path."""
+        return received.basic_auth == (self.auth_id, self.auth_token) and (
+            request.path_params["auth_id"] == self.auth_id
+        )
+
     async def send(self, request: Request) -> Response:
         received, scripted = await self.record(request)
         if scripted is not None:
             return scripted
-        if received.basic_auth != (self.auth_id, self.auth_token) or (
-            request.path_params["auth_id"] != self.auth_id
-        ):
+        if not self.authenticated(received, request):
             return self.error(401, "authentication failed")
         payload = received.json if isinstance(received.json, dict) else {}
         for name in ("src", "dst", "text"):

@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import re
 
-import httpx
-
-from recado.api.app import create_app
-from recado.domain.roles import Role
 from recado.platform import Platform
 from recado.services import credentials
 from recado.services.actor import system_actor
@@ -17,30 +13,19 @@ from tests.web.conftest import Browser
 
 
 async def test_the_owner_changes_a_role_then_removes_the_person(
-    owner: Browser, platform: Platform, workspace: NewWorkspace
+    owner: Browser, viewer: Browser, platform: Platform, workspace: NewWorkspace
 ) -> None:
     async with platform.sessions() as session:
-        vera = await credentials.create_user(
-            session,
-            system_actor(workspace.workspace.id),
-            email="vera@acme.test",
-            password="viewer-password-1",
-            role=Role.VIEWER,
-        )
-    app = create_app(platform, start_workers=False)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://recado.test"
-    ) as client:
-        theirs = Browser(client)
-        await theirs.sign_in("vera@acme.test", "viewer-password-1")
-        before = await theirs.get("/app/dashboard")
+        people = await credentials.list_users(session, system_actor(workspace.workspace.id))
+    vera = next(person for person in people if person.email == "vera@acme.test")
+    before = await viewer.get("/app/dashboard")
 
-        page = await owner.get("/app/settings/users")
-        changed = await owner.post(f"/app/settings/users/{vera.id}/role", {"role": "marketer"})
-        told = await owner.get("/app/settings/users")
-        after = await theirs.get("/app/dashboard")
-        removed = await owner.post(f"/app/settings/users/{vera.id}/remove")
-        gone = await theirs.get("/app/dashboard")
+    page = await owner.get("/app/settings/users")
+    changed = await owner.post(f"/app/settings/users/{vera.id}/role", {"role": "marketer"})
+    told = await owner.get("/app/settings/users")
+    after = await viewer.get("/app/dashboard")
+    removed = await owner.post(f"/app/settings/users/{vera.id}/remove")
+    gone = await viewer.get("/app/dashboard")
 
     assert "<small>(viewer)</small>" in before.text
     assert f'action="/app/settings/users/{vera.id}/role"' in page.text
