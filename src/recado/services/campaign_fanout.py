@@ -1088,7 +1088,7 @@ async def _events(
             (
                 plan.workspace_id,
                 now,
-                json.dumps([{"message_id": i, "status": s, "detail": d} for i, s, d in rows]),
+                _as_json([{"message_id": i, "status": s, "detail": d} for i, s, d in rows]),
             ),
         )
         return
