@@ -75,7 +75,7 @@ async def main(rate: int, seconds: int, database_url: str) -> dict[str, object]:
     await carrier.start(platform.carrier_events)
     freeze_startup_heap()  # as `recado serve` and `recado worker` do once started
     dispatcher = Dispatcher(platform.sessions, carrier, batch_size=500)
-    while await dispatcher.run_once():
+    while await dispatcher.run_once(batches=None):  # as run_forever chains them
         pass
     await carrier.stop()
     await platform.close()

@@ -314,6 +314,51 @@ async def test_a_round_takes_at_most_its_batch_and_leaves_the_rest_for_other_dis
     assert leased == 0  # nothing held back from a second dispatcher
 
 
+async def test_a_chained_round_claims_the_next_batch_while_the_last_group_goes_out(
+    platform: Platform, workspace: NewWorkspace
+):
+    """A sender paced at its limit must not stall between batches: the batch after is
+    claimed (and its first group readied) while the one before is still with the carrier,
+    and never more than those two batches are taken from other dispatchers."""
+    ids = await queue(platform, workspace, 25)
+    async with platform.sessions() as session:
+        await session.execute(update(Sender).values(rate_limit_mps=5000))
+        await session.commit()
+    taken_while_first_went_out: list[int] = []
+    waiting: list[str] = []
+
+    async def taken() -> int:
+        async with platform.sessions() as session:
+            return (
+                await session.scalar(
+                    select(func.count()).where(Message.id.in_(ids), Message.attempts > 0)
+                )
+                or 0
+            )
+
+    class Watching(SimulatorConnector):
+        async def submit(self, sms: OutboundSMS) -> SubmitResult:
+            if not waiting:  # the first text waits for the next claim
+                waiting.append(sms.message_id)
+                count = await taken()
+                for _ in range(300):
+                    if count > 10:
+                        break
+                    await asyncio.sleep(0.01)
+                    count = await taken()
+                taken_while_first_went_out.append(count)
+            return await super().submit(sms)
+
+    carrier = Watching("watching", {"delivery_delay_seconds": 0})
+    await carrier.start(platform.carrier_events)
+    dispatcher = Dispatcher(platform.sessions, carrier, batch_size=10)
+    assert await dispatcher.run_once(batches=None) == 25  # 10, 10, then 5: the chain ends
+    assert taken_while_first_went_out == [20]
+    assert Counter(s.message_id for s in carrier.submitted) == Counter(ids)
+    assert set((await statuses(platform, ids)).values()) <= {"sent", "delivered"}
+    await carrier.stop()
+
+
 async def test_due_scheduled_messages_are_released_a_batch_a_round_each_with_its_event(
     platform: Platform, workspace: NewWorkspace
 ):

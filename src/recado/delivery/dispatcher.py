@@ -16,6 +16,7 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
@@ -93,6 +94,7 @@ class Dispatcher:
         self.idle_seconds = idle_seconds
         self.clock = clock
         self.wakeup = asyncio.Event()
+        self._next_recovery = clock()  # stale `sending` marks are looked for then
 
     def config_changed(self) -> None:
         """Routes, senders or connections were edited (and committed): read them again
@@ -105,13 +107,11 @@ class Dispatcher:
         self.wakeup.set()
 
     async def run_forever(self) -> None:
-        next_recovery = self.clock()
         while True:
-            if self.clock() >= next_recovery:
-                await self.recover()
-                next_recovery = self.clock() + self.submit_lease / 2
             try:
-                sent = await self.run_once()
+                await self._recover_if_due()
+                # Batch after batch while texts are due: a steady sender never pauses between them.
+                sent = await self.run_once(batches=None)
             except Exception:  # keep dispatching after a database hiccup; it is logged
                 log.exception("dispatch round failed")
                 sent = 0
@@ -119,6 +119,11 @@ class Dispatcher:
                 self.wakeup.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wakeup.wait(), self.idle_seconds)
+
+    async def _recover_if_due(self) -> None:
+        if self.clock() >= self._next_recovery:
+            await self.recover()
+            self._next_recovery = self.clock() + self.submit_lease / 2
 
     async def recover(self) -> int:
         """Messages left `sending` by a dead dispatcher: the carrier may have them, never resend."""
@@ -145,47 +150,76 @@ class Dispatcher:
             log.warning("%d messages marked unknown after an interrupted submit", len(stuck))
         return len(stuck)
 
-    async def run_once(self) -> int:
-        """Claim one batch and submit it. Returns how many messages were handled.
+    async def run_once(self, *, batches: int | None = 1) -> int:
+        """Claim a batch and submit it; with `batches` above 1 (None: no end) the next batch
+        is claimed while the last group of the one before goes out, for as long as batches
+        come back full. Returns how many messages were handled.
 
         A group's database work runs while the group before it is with the carrier: group
         n + 1 is checked and marked `sending` on the claim's session, and group n's outcomes
         are recorded on a second one once the carrier answered, so the submits do not wait
-        for commits. Only the group being submitted and the next one are ever `sending`
-        unsubmitted: a crash leaves them `unknown`, never sent twice."""
-        now = self.clock()
+        for commits, and a sender paced at its limit never stalls between batches (a pause
+        in the stream costs that second its texts: the one-second window cannot catch up).
+        Only the group being submitted and the next one are ever `sending` unsubmitted: a
+        crash leaves them `unknown`, never sent twice."""
         async with self.sessions() as session, self.sessions() as records:
-            await self._refresh_config(session)
-            await self._release_due_schedules(session, now)
-            batch = await self._claim(session, now)
-            deadline = now + self.claim_lease * 7 / 8  # stop short of the lease's end
-            groups = list(self._groups(batch))
             writes = asyncio.Lock()  # one write transaction of this round at a time
             recorded: asyncio.Future[None] | None = None
-            upcoming: asyncio.Future[list[tuple[Message, Connector]]] | None = None
+            upcoming: asyncio.Future[_Batch] | None = None
             done = 0
             try:
-                ready = await self._prepare(session, groups[0], writes) if groups else []
-                for number, group in enumerate(groups):
-                    if number + 1 < len(groups) and self.clock() < deadline:
-                        upcoming = asyncio.ensure_future(
-                            self._prepare(session, groups[number + 1], writes)
+                batch = await self._next_batch(session, writes)
+                while batch.messages:
+                    deadline = batch.claimed_at + self.claim_lease * 7 / 8  # short of its end
+                    ready, following = batch.first_ready, None
+                    handled = 0
+                    for number, group in enumerate(batch.groups):
+                        last = number + 1 == len(batch.groups)
+                        prepare: asyncio.Future[list[tuple[Message, Connector]]] | None = None
+                        if not last and self.clock() < deadline:
+                            prepare = asyncio.ensure_future(
+                                self._prepare(session, batch.groups[number + 1], writes)
+                            )
+                        elif last and batches != 1 and len(batch.messages) == self.batch_size:
+                            upcoming = asyncio.ensure_future(
+                                self._next_batch(session, writes, chained=True)
+                            )
+                        calls = await self._submit_paced(ready)
+                        recorded = asyncio.ensure_future(
+                            self._record(records, ready, calls, recorded, writes)
                         )
-                    calls = await self._submit_paced(ready)
-                    recorded = asyncio.ensure_future(
-                        self._record(records, ready, calls, recorded, writes)
-                    )
-                    done += len(group)
-                    if upcoming is None:
-                        break
-                    ready, upcoming = await upcoming, None
+                        handled += len(group)
+                        if prepare is None:
+                            break
+                        ready = await prepare
+                    done += handled
+                    if handled < len(batch.messages):  # a slow sender: let the lease not run out
+                        await self._release(session, batch.messages[handled:])
+                    if upcoming is not None:
+                        following, upcoming = await upcoming, None
+                    batches = None if batches is None else batches - 1
+                    batch = following or _Batch.empty()
             finally:
                 for pending in (upcoming, recorded):
                     if pending is not None:
                         await pending
-            if done < len(batch):  # a slow sender: let the lease not run out
-                await self._release(session, batch[done:])
         return done
+
+    async def _next_batch(
+        self, session: AsyncSession, writes: asyncio.Lock, *, chained: bool = False
+    ) -> _Batch:
+        """Claim a batch and prepare its first group. A chain that never ends still looks
+        for other dispatchers' stale marks on time."""
+        if chained:
+            await self._recover_if_due()
+        await self._refresh_config(session)
+        now = self.clock()
+        async with writes:
+            await self._release_due_schedules(session, now)
+            messages = await self._claim(session, now)
+        groups = list(self._groups(messages))
+        first = await self._prepare(session, groups[0], writes) if groups else []
+        return _Batch(messages, groups, first, now)
 
     async def _refresh_config(self, session: AsyncSession) -> None:
         """Routes and rates at most CONFIG_TTL_SECONDS old (edits in this process: none).
@@ -612,6 +646,20 @@ class Dispatcher:
             error_code=error.code,
             error_message=error.message,
         )
+
+
+@dataclass
+class _Batch:
+    """Claimed messages in their submit groups; the first group already checked and marked."""
+
+    messages: list[Message]
+    groups: list[list[Message]]
+    first_ready: list[tuple[Message, Connector]]
+    claimed_at: datetime
+
+    @staticmethod
+    def empty() -> _Batch:
+        return _Batch([], [], [], utcnow())
 
 
 def _parts_by_sender(messages: list[Message]) -> dict[str, int]:
