@@ -1,19 +1,22 @@
 """Sender rate limits: at most N parts in ANY one-second window, with bounded bursts.
 
 A plain token bucket of capacity B lets B + N through in some one-second window; carriers
-count per sliding second, so Recado keeps a log of recent sends and checks every window
-rule exactly. The second rule bounds bursts: by default at most a tenth of the rate in any
-tenth of a second, so 100 MPS goes out as a steady stream rather than 100 at once.
+count per sliding second, so Recado keeps a log of the last second's sends and checks the
+window exactly.
 
-On top of the windows, sends are paced on an even grid (one part every 1/rate seconds, a
-generic cell rate algorithm): a send that goes a little late does not move the grid, so
-the ones after it are not late too. Without it, each send waits for the one a second
-before it to leave the window, every lateness is replayed a second later and adds up, and
-a wall-clock second ends up a whole burst short (90 instead of 100). The grid may fall up
-to `PACE_SLACK_SECONDS` behind the clock: a sender that paused (its database work) catches
-up that much with a short burst, which the windows still bound. The grid runs half a
-percent slower than the limit: at exactly the limit, the one-second window would hold
-each send back until the one a second before it left, and lateness would add up again.
+Within it, sends are paced on an even grid (one part every 1/rate seconds, a generic cell
+rate algorithm): a send that goes a little late does not move the grid, so the ones after it
+are not late too. The grid may fall up to a tenth of a second behind the clock
+(`burst_fraction`): after a pause (the dispatcher's database work, a garbage collection) the
+sender catches up at once with at most a tenth of its rate, the burst bound, and the
+second the pause fell in still carries its full count.
+
+The grid runs half a percent slower than the limit, because a window at exactly the rate is
+a delay line: a catch-up burst fills the window, so one window later the sends wait for it
+to leave, and the same gap and burst come back every window. Half a percent fades such an
+echo by 5 ms a second at 100 MPS. For the same reason there is no shorter burst window (a
+tenth of the rate in any tenth of a second): it replayed every pause ten times a second,
+and clumps grew from one group of sends to the next until seconds carried 90.
 
 A carrier's throttling answer halves the allowed rate; each clean second after that gives
 back a tenth of the configured rate until it is whole again (additive increase).
@@ -25,7 +28,6 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
-PACE_SLACK_SECONDS = 0.1
 # The grid runs this much slower than the limit (100 MPS: one part every 10.05 ms), so a
 # late send does not make the next second's send wait for it in the window: lateness
 # fades out instead of adding up. A second counts 99 or 100.
@@ -36,17 +38,6 @@ PACE_MARGIN = 0.005
 class Window:
     seconds: float
     limit: int  # parts allowed in any window of this length
-
-
-def windows_for(rate_per_second: float, burst_fraction: float = 0.1) -> tuple[Window, ...]:
-    """The window rules for a sender of `rate_per_second` parts."""
-    if rate_per_second <= 0:
-        raise ValueError("a rate limit must be positive")
-    limit = max(1, math.floor(rate_per_second))
-    burst = max(1, math.floor(limit * burst_fraction))
-    if burst >= limit:
-        return (Window(1.0, limit),)
-    return (Window(1.0, limit), Window(burst / limit, burst))
 
 
 class _WindowLog:
@@ -84,29 +75,28 @@ class RateLimiter:
 
     def __init__(self, rate_per_second: float, *, burst_fraction: float = 0.1) -> None:
         self.rate = rate_per_second
-        self.burst_fraction = burst_fraction
+        if rate_per_second <= 0:
+            raise ValueError("a rate limit must be positive")
+        # The grid may lag the clock this long: a burst is at most this much of the rate.
+        self.burst_seconds = burst_fraction
         self.allowed_rate = rate_per_second
-        self._logs = [_WindowLog(w) for w in windows_for(rate_per_second, burst_fraction)]
+        self._log = _WindowLog(_one_second(rate_per_second))
         self._slowed_at: float | None = None
         self._grid: float | None = None  # when the next part is due on the even grid
 
     @property
-    def windows(self) -> tuple[Window, ...]:
-        return tuple(log.window for log in self._logs)
+    def window(self) -> Window:
+        return self._log.window
 
     def wait_time(self, cost: int, now: float) -> float:
         """Seconds to wait before `cost` parts may go; 0.0 means now."""
         self._recover(now)
-        wait = self._pace_wait(now)
-        for log in self._logs:
-            log.evict(now)
-            wait = max(wait, log.wait_time(cost, now))
-        return wait
+        self._log.evict(now)
+        return max(self._pace_wait(now), self._log.wait_time(cost, now))
 
     def record(self, cost: int, now: float) -> None:
-        for log in self._logs:
-            log.add(cost, now)
-        start = now if self._grid is None else max(self._grid, now - PACE_SLACK_SECONDS)
+        self._log.add(cost, now)
+        start = now if self._grid is None else max(self._grid, now - self.burst_seconds)
         self._grid = start + cost / (self.allowed_rate * (1 - PACE_MARGIN))
 
     def _pace_wait(self, now: float) -> float:
@@ -130,9 +120,13 @@ class RateLimiter:
         self._slowed_at = None if self.allowed_rate >= self.rate else self._slowed_at + steps
 
     def _set_rate(self, rate: float) -> None:
-        """New window rules that keep the recent sends, so a change never opens a burst."""
-        recent = self._logs[0].entries
+        """A new window that keeps the recent sends, so a change never opens a burst."""
+        recent = self._log.entries
         self.allowed_rate = rate
-        self._logs = [_WindowLog(w) for w in windows_for(rate, self.burst_fraction)]
+        self._log = _WindowLog(_one_second(rate))
         for at, parts in recent:
             self.record(parts, at)
+
+
+def _one_second(rate_per_second: float) -> Window:
+    return Window(1.0, max(1, math.floor(rate_per_second)))
