@@ -54,8 +54,8 @@ THROTTLE_PAUSE = timedelta(seconds=1)
 _MESSAGES = cast(Table, Message.__table__)
 # Messages submitted together, at most: the carrier window a connector is offered.
 DEFAULT_WINDOW = 32
-# A group holds at most this long's worth of a sender's rate: the limiter's burst window (a
-# tenth of the rate in any tenth of a second), so one group fills it and the next waits.
+# A group holds at most this long's worth of a sender's rate: the limiter's burst bound (a
+# tenth of the rate at once), so a late group can still catch up in one burst.
 GROUP_SECONDS = 0.1
 
 
