@@ -302,6 +302,17 @@ class MessageEvent(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+def event_row(message: Message, status: str, detail: str, at: datetime) -> dict[str, object]:
+    """One MessageEvent's columns, for a bulk insert (no ORM object, no id read back)."""
+    return {
+        "message_id": message.id,
+        "workspace_id": message.workspace_id,
+        "status": status,
+        "detail": detail,
+        "created_at": at,
+    }
+
+
 class CarrierConnection(Base):
     """A configured carrier account: the simulator, an SMPP bind, a Twilio account..."""
 

@@ -31,6 +31,7 @@ from recado.db.tables import (
     MessagePart,
     Route,
     Sender,
+    event_row,
     utcnow,
 )
 from recado.delivery import gate
@@ -266,7 +267,10 @@ class Dispatcher:
         if released:
             await session.execute(
                 insert(MessageEvent),
-                [_event_row(m, "send time reached", now, MessageStatus.QUEUED) for m in released],
+                [
+                    event_row(m, MessageStatus.QUEUED.value, "send time reached", now)
+                    for m in released
+                ],
             )
             await status_callbacks.enqueue(session, released, now)
             metrics.MESSAGE_STATUS_CHANGES.labels(MessageStatus.QUEUED.value).inc(len(released))
@@ -421,7 +425,12 @@ class Dispatcher:
                 continue
             remember(message, status=MessageStatus.SENDING.value, updated_at=at)
             events.append(
-                _event_row(message, f"attempt {message.attempts} via {connector.name}", at)
+                event_row(
+                    message,
+                    MessageStatus.SENDING.value,
+                    f"attempt {message.attempts} via {connector.name}",
+                    at,
+                )
             )
         if events:
             await session.execute(insert(MessageEvent), events)
@@ -507,7 +516,7 @@ class Dispatcher:
                 updated_at=sent_at,
             )
             detail = f"via {connector.name}, carrier id {result.carrier_message_id}"
-            events.append(_event_row(message, detail, sent_at, MessageStatus.SENT))
+            events.append(event_row(message, MessageStatus.SENT.value, detail, sent_at))
             # Carriers that report on each part (SMPP, Vonage) get a row per part id.
             if len(result.part_ids) > 1:
                 parts.extend(
@@ -678,18 +687,6 @@ def _pick(session: AsyncSession, due: Select[tuple[str]]) -> Select[tuple[str]]:
         return due
     picked = due.with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED")
     return select(picked.c.id)
-
-
-def _event_row(
-    message: Message, detail: str, at: datetime, status: MessageStatus = MessageStatus.SENDING
-) -> dict[str, object]:
-    return {
-        "message_id": message.id,
-        "workspace_id": message.workspace_id,
-        "status": status.value,
-        "detail": detail,
-        "created_at": at,
-    }
 
 
 async def _back_to(

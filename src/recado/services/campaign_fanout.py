@@ -47,7 +47,6 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recado.db.tables import (
@@ -63,6 +62,7 @@ from recado.db.tables import (
     Workspace,
     utcnow,
 )
+from recado.db.upsert import insert_for
 from recado.domain import abtest
 from recado.domain import links as link_rules
 from recado.domain.encoding import analyze
@@ -576,11 +576,6 @@ async def _still_sending(session: AsyncSession, campaign_id: str) -> bool:
     return bool(held.rowcount)  # type: ignore[attr-defined]
 
 
-def _insert(session: AsyncSession, table: Table) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-
-
 # The two big writes go through the driver: on a million rows the per-value work of the
 # ORM's type processing costs more than the database. SQLite gets an executemany of plain
 # tuples; PostgreSQL one INSERT ... SELECT FROM json_to_recordset(one JSON text).
@@ -779,7 +774,7 @@ async def insert_link_rows(session: AsyncSession, rows: list[dict[str, Any]]) ->
 
 def insert_skips(session: AsyncSession) -> Any:
     """-- name: insert-campaign-skips"""
-    return _insert(session, _SKIPS).on_conflict_do_nothing(
+    return insert_for(session, _SKIPS).on_conflict_do_nothing(
         index_elements=["campaign_id", "contact_id"]
     )
 

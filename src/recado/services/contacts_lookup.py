@@ -3,33 +3,51 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recado.db.tables import Contact
+from recado.db.upsert import insert_for
 from recado.domain.phone import PhoneNumber
 from recado.ids import new_id
 
 
-async def ensure_contact(session: AsyncSession, workspace_id: str, phone: PhoneNumber) -> Contact:
-    query = select(Contact).where(Contact.workspace_id == workspace_id, Contact.phone == phone.e164)
-    contact = await session.scalar(query)
-    if contact is not None:
-        return contact
-    contact = Contact(
-        id=new_id("ct"),
-        workspace_id=workspace_id,
-        phone=phone.e164,
-        region=phone.region,
-        timezone=phone.timezone,
-        attributes={},
+async def find_contact(session: AsyncSession, workspace_id: str, e164: str) -> Contact | None:
+    return await session.scalar(
+        select(Contact).where(Contact.workspace_id == workspace_id, Contact.phone == e164)
     )
-    try:
-        async with session.begin_nested():
-            session.add(contact)
-    except IntegrityError:
-        # Someone else created it a moment ago.
-        found = await session.scalar(query)
-        assert found is not None
-        return found
-    return contact
+
+
+async def ensure_contact(
+    session: AsyncSession,
+    workspace_id: str,
+    phone: PhoneNumber,
+    *,
+    sticky_sender: str | None = None,
+    known_missing: bool = False,
+) -> Contact:
+    """The workspace's contact for `phone`, created if there is none (a new one hears from
+    `sticky_sender`). `known_missing`: the caller just looked and found none."""
+    if not known_missing:
+        found = await find_contact(session, workspace_id, phone.e164)
+        if found is not None:
+            return found
+    # One statement: a concurrent request that created it a moment ago wins, and it is read.
+    created = await session.scalar(
+        insert_for(session, Contact)
+        .values(
+            id=new_id("ct"),
+            workspace_id=workspace_id,
+            phone=phone.e164,
+            region=phone.region,
+            timezone=phone.timezone,
+            attributes={},
+            sticky_sender=sticky_sender,
+        )
+        .on_conflict_do_nothing(index_elements=["workspace_id", "phone"])
+        .returning(Contact)
+    )
+    if created is not None:
+        return created
+    found = await find_contact(session, workspace_id, phone.e164)
+    assert found is not None
+    return found

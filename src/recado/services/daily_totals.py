@@ -16,10 +16,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, literal_column, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recado.db.tables import Click, Consent, ContactEvent, DailyTotal, Message, utcnow
+from recado.db.upsert import insert_for
 from recado.domain.roles import Permission
 from recado.errors import ValidationFailed
 from recado.services.actor import Actor
@@ -94,12 +94,8 @@ async def _settled(
         figures = {name: counted[name].get(day.isoformat(), 0) for name in SETTLED}
         stored[day.isoformat()] = figures
         new_rows.append({"workspace_id": ws, "day": day.isoformat(), "figures": figures})
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     # Two requests may count the same day at once: the first row stays.
-    await session.execute(
-        insert(DailyTotal).values(new_rows).on_conflict_do_nothing(),
-    )
+    await session.execute(insert_for(session, DailyTotal).values(new_rows).on_conflict_do_nothing())
     await session.commit()
     return stored
 

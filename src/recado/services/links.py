@@ -17,11 +17,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recado.db.tables import Click, Link, Message, Workspace, utcnow
+from recado.db.upsert import insert_for
 from recado.domain import links
 from recado.domain.roles import Permission
 from recado.domain.workspace_settings import read_settings
@@ -301,8 +301,10 @@ async def codes_in_use(
 
 async def _insert_new(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[str]:
     """Insert rows whose code is free; the codes inserted."""
-    dialect = session.get_bind().dialect.name
-    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = builder(Link).on_conflict_do_nothing(index_elements=["code"]).returning(Link.code)
+    statement = (
+        insert_for(session, Link)
+        .on_conflict_do_nothing(index_elements=["code"])
+        .returning(Link.code)
+    )
     result = await session.execute(statement, list(rows))
     return set(result.scalars())

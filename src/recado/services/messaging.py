@@ -14,12 +14,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlparse
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recado.db.pages import page_by_id
-from recado.db.tables import Contact, Message, MessageEvent, Sender, Workspace, utcnow
+from recado.db.tables import (
+    Contact,
+    Message,
+    MessageEvent,
+    Sender,
+    Workspace,
+    event_row,
+    utcnow,
+)
 from recado.domain.encoding import analyze
 from recado.domain.footer import with_footer
 from recado.domain.message_status import MessageStatus
@@ -39,7 +47,7 @@ from recado.errors import (
 from recado.ids import new_id
 from recado.services import compliance_rules, consent, links, pricing, status_callbacks
 from recado.services.actor import Actor
-from recado.services.contacts_lookup import ensure_contact
+from recado.services.contacts_lookup import ensure_contact, find_contact
 from recado.services.templates import template_fields
 
 # "compliance" is the platform's own: STOP confirmations and HELP answers, which must reach
@@ -102,12 +110,31 @@ async def send_message(
     """Accept a message for delivery; `link_base_url` is Recado's public URL for short links."""
     actor.require(Permission.SEND)
     fingerprint = request.fingerprint()
-    if idempotency_key is not None:
-        idempotency_key = _check_key(idempotency_key)
-        earlier = await _by_key(session, actor.workspace_id, idempotency_key)
-        if earlier is not None:
-            return _replay(earlier, fingerprint)
+    if idempotency_key is None:
+        return await _accept(session, actor, request, fingerprint, None, rates, link_base_url)
+    key = _check_key(idempotency_key)
+    # A repeated key is the rare case, so it is looked up only once the insert refuses it or
+    # the request fails: a retry of a text accepted before gets that text back, even if,
+    # say, its recipient opted out since.
+    try:
+        return await _accept(session, actor, request, fingerprint, key, rates, link_base_url)
+    except (IntegrityError, RecadoError):
+        await session.rollback()
+        earlier = await _by_key(session, actor.workspace_id, key)
+        if earlier is None:
+            raise
+        return _replay(earlier, fingerprint)
 
+
+async def _accept(
+    session: AsyncSession,
+    actor: Actor,
+    request: SendRequest,
+    fingerprint: str,
+    idempotency_key: str | None,
+    rates: RateCard | None,
+    link_base_url: str | None,
+) -> Accepted:
     workspace = await session.get(Workspace, actor.workspace_id)
     assert workspace is not None
     to = parse_phone(request.to, workspace.default_country)
@@ -115,19 +142,22 @@ async def send_message(
     media = _check_media(request.media_urls)
     callback = _check_callback(request.status_callback)
     send_at = _check_send_at(request.send_at)
-    contact = await ensure_contact(session, actor.workspace_id, to)
+    known = await find_contact(session, actor.workspace_id, to.e164)
     if request.category != "compliance":
         await consent.require_not_suppressed(session, actor.workspace_id, to.e164)
-    deferral = None
-    if request.category == "marketing":
-        send_at, deferral = await _marketing_checks(session, contact, send_at)
     # Sticky sender: a contact keeps hearing from the number it heard from before.
     sender = await _pick_sender(
         session,
         actor.workspace_id,
-        request.sender or contact.sticky_sender,
+        request.sender or (known.sticky_sender if known else None),
         explicit=request.sender,
     )
+    contact = known or await ensure_contact(
+        session, actor.workspace_id, to, sticky_sender=sender.address, known_missing=True
+    )
+    deferral = None
+    if request.category == "marketing":
+        send_at, deferral = await _marketing_checks(session, contact, send_at)
     if contact.sticky_sender != sender.address:
         contact.sticky_sender = sender.address
     settings = read_settings(workspace.settings)
@@ -190,20 +220,18 @@ async def send_message(
         message.segments = report.segments
         message.price_micros = int(price[0] * 1_000_000) if price else None
         message.currency = price[1] if price else None
-        session.add(_event(message, MessageStatus.ACCEPTED, f"accepted from {actor.label}", now))
-        session.add(_event(message, status, detail, now))
+        accepted_from = f"accepted from {actor.label}"
+        await session.execute(  # one statement for both, after the message's flush
+            insert(MessageEvent),
+            [
+                event_row(message, MessageStatus.ACCEPTED.value, accepted_from, now),
+                event_row(message, status.value, detail, now),
+            ],
+        )
         await status_callbacks.enqueue(session, [message], now)
         await session.commit()
-    except IntegrityError:
-        # A concurrent request with the same key won the insert: answer as a replay.
-        await session.rollback()
-        if idempotency_key is None:
-            raise
-        earlier = await _by_key(session, actor.workspace_id, idempotency_key)
-        if earlier is None:
-            raise
-        return _replay(earlier, fingerprint)
-    except RecadoError:
+    except (IntegrityError, RecadoError):
+        # Any flush may hit the unique key of a twin: send_message answers it as a replay.
         await session.rollback()
         raise
     return Accepted(message, created=True)
@@ -279,16 +307,6 @@ def _aware(value: datetime, field: str) -> datetime:
             f"{field} needs a time zone, for example 2026-12-01T00:00:00Z.", field=field
         )
     return value
-
-
-def _event(message: Message, status: MessageStatus, detail: str, at: datetime) -> MessageEvent:
-    return MessageEvent(
-        message_id=message.id,
-        workspace_id=message.workspace_id,
-        status=status.value,
-        detail=detail,
-        created_at=at,
-    )
 
 
 async def _by_key(session: AsyncSession, workspace_id: str, key: str) -> Message | None:
