@@ -60,6 +60,26 @@ async def test_same_idempotency_key_and_body_returns_the_same_message(
     assert await scalar("SELECT count(*) FROM messages") == 1
 
 
+async def test_a_retry_gets_its_text_back_even_after_the_recipient_opted_out(
+    client: httpx.AsyncClient, scalar
+):
+    """A client that lost the first answer retries with the same key: it must learn that
+    the text was accepted, not that the number now refuses texts."""
+    payload = {"to": "+14157234568", "body": "Your order shipped"}
+    headers = {"Idempotency-Key": "order-44"}
+    first = await client.post("/v1/messages", json=payload, headers=headers)
+    contact_id = await scalar("SELECT contact_id FROM messages")
+    opted_out = await client.post(f"/v1/contacts/{contact_id}/opt-out", json={})
+    assert opted_out.status_code == 200, opted_out.text
+    retry = await client.post("/v1/messages", json=payload, headers=headers)
+    assert retry.status_code == 202
+    assert retry.json()["id"] == first.json()["id"]
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    fresh = await client.post("/v1/messages", json=payload, headers={"Idempotency-Key": "new"})
+    assert fresh.status_code == 409 and fresh.json()["error"]["field"] == "to"
+    assert await scalar("SELECT count(*) FROM messages") == 1
+
+
 async def test_same_idempotency_key_with_another_body_is_a_409(client: httpx.AsyncClient):
     headers = {"Idempotency-Key": "order-43"}
     await client.post("/v1/messages", json={"to": "+14157234567", "body": "A"}, headers=headers)
