@@ -318,42 +318,49 @@ async def test_a_chained_round_claims_the_next_batch_while_the_last_group_goes_o
     platform: Platform, workspace: NewWorkspace
 ):
     """A sender paced at its limit must not stall between batches: the batch after is
-    claimed (and its first group readied) while the one before is still with the carrier,
-    and never more than those two batches are taken from other dispatchers."""
+    claimed (and its first group readied) while the one before is still with the carrier.
+    But a carrier that stops answering holds the chain at two batches: the third is not
+    claimed before the first batch's outcomes are recorded."""
     ids = await queue(platform, workspace, 25)
     async with platform.sessions() as session:
         await session.execute(update(Sender).values(rate_limit_mps=5000))
         await session.commit()
-    taken_while_first_went_out: list[int] = []
-    waiting: list[str] = []
+    answer = asyncio.Event()
+    seen: dict[str, int] = {}
 
     async def taken() -> int:
         async with platform.sessions() as session:
-            return (
-                await session.scalar(
-                    select(func.count()).where(Message.id.in_(ids), Message.attempts > 0)
-                )
-                or 0
+            count = await session.scalar(
+                select(func.count()).where(Message.id.in_(ids), Message.attempts > 0)
             )
+        return count or 0
+
+    async def until_both_batches_are_taken() -> int:
+        count = await taken()
+        for _ in range(300):
+            if count >= 20:
+                break
+            await asyncio.sleep(0.01)
+            count = await taken()
+        return count
 
     class Watching(SimulatorConnector):
         async def submit(self, sms: OutboundSMS) -> SubmitResult:
-            if not waiting:  # the first text waits for the next claim
-                waiting.append(sms.message_id)
-                count = await taken()
-                for _ in range(300):
-                    if count > 10:
-                        break
-                    await asyncio.sleep(0.01)
-                    count = await taken()
-                taken_while_first_went_out.append(count)
+            if not seen:  # the first text is not answered until the checks are done
+                seen["first"] = 0
+                seen["while_first_went_out"] = await until_both_batches_are_taken()
+                await asyncio.sleep(0.3)  # time enough for a third claim, were it allowed
+                seen["a_moment_later"] = await taken()
+                answer.set()
             return await super().submit(sms)
 
     carrier = Watching("watching", {"delivery_delay_seconds": 0})
     await carrier.start(platform.carrier_events)
     dispatcher = Dispatcher(platform.sessions, carrier, batch_size=10)
     assert await dispatcher.run_once(batches=None) == 25  # 10, 10, then 5: the chain ends
-    assert taken_while_first_went_out == [20]
+    assert answer.is_set()
+    assert seen["while_first_went_out"] == 20
+    assert seen["a_moment_later"] == 20
     assert Counter(s.message_id for s in carrier.submitted) == Counter(ids)
     assert set((await statuses(platform, ids)).values()) <= {"sent", "delivered"}
     await carrier.stop()

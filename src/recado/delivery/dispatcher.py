@@ -172,6 +172,7 @@ class Dispatcher:
                 batch = await self._next_batch(session, writes)
                 while batch.messages:
                     deadline = batch.claimed_at + self.claim_lease * 7 / 8  # short of its end
+                    before = recorded  # the outcomes of every batch before this one
                     ready, following = batch.first_ready, None
                     handled = 0
                     for number, group in enumerate(batch.groups):
@@ -183,7 +184,7 @@ class Dispatcher:
                             )
                         elif last and batches != 1 and len(batch.messages) == self.batch_size:
                             upcoming = asyncio.ensure_future(
-                                self._next_batch(session, writes, chained=True)
+                                self._next_batch(session, writes, chained=True, after=before)
                             )
                         calls = await self._submit_paced(ready)
                         recorded = asyncio.ensure_future(
@@ -207,11 +208,20 @@ class Dispatcher:
         return done
 
     async def _next_batch(
-        self, session: AsyncSession, writes: asyncio.Lock, *, chained: bool = False
+        self,
+        session: AsyncSession,
+        writes: asyncio.Lock,
+        *,
+        chained: bool = False,
+        after: asyncio.Future[None] | None = None,
     ) -> _Batch:
-        """Claim a batch and prepare its first group. A chain that never ends still looks
-        for other dispatchers' stale marks on time."""
+        """Claim a batch and prepare its first group. In a chain, not before the outcomes of
+        the batches before the current one (`after`) are recorded: a carrier that stops
+        answering holds the chain at two batches. A chain that never ends still looks for
+        other dispatchers' stale marks on time."""
         if chained:
+            if after is not None:
+                await after
             await self._recover_if_due()
         await self._refresh_config(session)
         now = self.clock()
