@@ -9,12 +9,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 from sqlalchemy.pool import NullPool
 
+from recado.db.sqlite_driver import OneTripDBAPI
+
 
 def make_engine(url: str, *, null_pool: bool = False) -> AsyncEngine:
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         # A long busy timeout lets the API and the dispatcher take turns at the single writer.
         kwargs["connect_args"] = {"timeout": 30}
+        kwargs["module"] = OneTripDBAPI()  # a statement is one hand-off to aiosqlite's thread
     if null_pool:
         kwargs["poolclass"] = NullPool
     engine = create_async_engine(url, **kwargs)

@@ -1,0 +1,72 @@
+"""SQLite statements in one trip to aiosqlite's thread: what SQLAlchemy reads back is intact."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from recado.db.engine import make_engine
+from recado.db.sqlite_driver import OneTripDBAPI
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'one-trip.db'}")
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT UNIQUE NOT NULL)")
+        )
+    yield engine
+    await engine.dispose()
+
+
+async def test_the_engine_uses_one_trip_per_statement(engine: AsyncEngine):
+    assert isinstance(engine.dialect.dbapi, OneTripDBAPI)
+
+
+async def test_rows_counts_and_ids_come_back(engine: AsyncEngine):
+    async with engine.begin() as connection:
+        inserted = await connection.execute(text("INSERT INTO notes (body) VALUES ('a')"))
+        assert inserted.lastrowid == 1
+        many = await connection.execute(
+            text("INSERT INTO notes (body) VALUES (:body)"), [{"body": "b"}, {"body": "c"}]
+        )
+        assert many.rowcount == 2
+        changed = await connection.execute(text("UPDATE notes SET body = body || '!'"))
+        assert changed.rowcount == 3
+        rows = await connection.execute(text("SELECT id, body FROM notes ORDER BY id"))
+        assert list(rows.keys()) == ["id", "body"]
+        assert rows.all() == [(1, "a!"), (2, "b!"), (3, "c!")]
+        returned = await connection.execute(
+            text("INSERT INTO notes (body) VALUES ('d') RETURNING id, body")
+        )
+        assert returned.one() == (4, "d")
+        assert (await connection.execute(text("SELECT id FROM notes WHERE 0"))).all() == []
+
+
+async def test_a_broken_constraint_is_the_usual_integrity_error_and_rolls_back(
+    engine: AsyncEngine,
+):
+    with pytest.raises(IntegrityError):
+        async with engine.begin() as connection:
+            await connection.execute(text("INSERT INTO notes (body) VALUES ('x')"))
+            await connection.execute(text("INSERT INTO notes (body) VALUES ('x')"))
+    async with engine.connect() as connection:
+        assert (await connection.execute(text("SELECT count(*) FROM notes"))).scalar() == 0
+
+
+async def test_streamed_results_still_stream(engine: AsyncEngine):
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("INSERT INTO notes (body) VALUES (:body)"),
+            [{"body": f"n{i}"} for i in range(250)],
+        )
+    async with engine.connect() as connection:
+        stream = await connection.stream(text("SELECT body FROM notes ORDER BY id"))
+        seen = [row.body async for row in stream]
+    assert len(seen) == 250 and seen[0] == "n0" and seen[-1] == "n249"
