@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from recado.db.engine import make_engine
 from recado.db.sqlite_driver import OneTripDBAPI
@@ -70,3 +71,41 @@ async def test_streamed_results_still_stream(engine: AsyncEngine):
         stream = await connection.stream(text("SELECT body FROM notes ORDER BY id"))
         seen = [row.body async for row in stream]
     assert len(seen) == 250 and seen[0] == "n0" and seen[-1] == "n249"
+
+
+async def test_writers_of_one_process_take_turns_instead_of_meeting_the_busy_handler(
+    tmp_path: Path,
+):
+    """With SQLite's busy timeout at zero, a second writer would fail at once with
+    "database is locked"; it waits for the first writer's commit instead, and both land."""
+    engine = create_async_engine(
+        f"sqlite+aiosqlite:///{tmp_path / 'turns.db'}",
+        module=OneTripDBAPI(),
+        connect_args={"timeout": 0},
+    )
+    async with engine.begin() as connection:
+        await connection.execute(text("CREATE TABLE notes (body TEXT)"))
+    order: list[str] = []
+    first_wrote = asyncio.Event()
+
+    async def first() -> None:
+        async with engine.connect() as connection:
+            await connection.execute(text("INSERT INTO notes VALUES ('first')"))
+            first_wrote.set()
+            await asyncio.sleep(0.2)  # the second writer arrives meanwhile
+            order.append("first commits")
+            await connection.commit()
+
+    async def second() -> None:
+        await first_wrote.wait()
+        async with engine.connect() as connection:
+            await connection.execute(text("INSERT INTO notes VALUES ('second')"))
+            order.append("second wrote")
+            await connection.commit()
+
+    await asyncio.gather(first(), second())
+    async with engine.connect() as connection:
+        rows = (await connection.execute(text("SELECT body FROM notes"))).scalars().all()
+    await engine.dispose()
+    assert order == ["first commits", "second wrote"]
+    assert rows == ["first", "second"]
