@@ -11,8 +11,11 @@ import pytest
 
 from recado.api.app import create_app
 from recado.api.carrier_setup import router
+from recado.carriers.base import DeliveryReport
+from recado.delivery import carrier_events
 from recado.domain.roles import Role
 from recado.platform import Platform
+from recado.services import unmatched_reports
 from recado.services.actor import system_actor
 from recado.services.credentials import create_api_key
 from recado.services.workspaces import SIMULATOR_SENDER, NewWorkspace
@@ -270,6 +273,34 @@ async def test_create_an_smpp_connection_with_its_secret_masked(
     assert read == connection
     listed = (await client.get("/v1/carrier-connections")).json()
     assert listed["data"] == [connection]
+
+
+async def test_delivery_reports_that_match_no_message_are_kept_for_their_connection(
+    client: httpx.AsyncClient,
+    platform: Platform,
+    viewer: dict[str, str],
+    rival: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """An operator whose carrier writes ids in a format the connection does not expect sees
+    those ids, newest first; only the newest KEEP of a connection stay."""
+    monkeypatch.setattr(carrier_events, "_LOOKUP_RETRIES", ())  # no 4 s of retries
+    monkeypatch.setattr(unmatched_reports, "KEEP", 3)
+    connection = await created(new_connection(client))
+    for n in range(5):
+        report = DeliveryReport(
+            connector=connection["id"],
+            carrier_message_id=f"0A{n}",
+            status="undelivered",
+            error_code="absent_subscriber",
+        )
+        await platform.carrier_events.delivery_report(report)
+    url = f"/v1/carrier-connections/{connection['id']}/unmatched-reports"
+    page = (await client.get(url, headers=viewer)).json()
+    assert [r["carrier_message_id"] for r in page["data"]] == ["0A4", "0A3", "0A2"]
+    assert page["data"][0]["status"] == "undelivered"
+    assert page["data"][0]["error_code"] == "absent_subscriber"
+    assert (await client.get(url, headers=rival)).status_code == 404
 
 
 async def test_http_providers_get_their_webhook_urls(client: httpx.AsyncClient):

@@ -16,7 +16,7 @@ from recado.api.deps import CurrentActor, Session, get_platform
 from recado.api.pages import Cursor, Limit, Page
 from recado.db.tables import CarrierConnection, Route, Sender
 from recado.errors import ValidationFailed
-from recado.services import carrier_setup
+from recado.services import carrier_setup, unmatched_reports
 from recado.services.carrier_setup import MAX_PRIORITY, MAX_RATE_MPS, RateEntry
 from recado.services.contacts import UNSET
 
@@ -347,6 +347,41 @@ async def test_connection(
 ) -> ConnectionTestOut:
     result = await carrier_setup.test_connection(session, actor, connection_id)
     return ConnectionTestOut(ok=result.ok, detail=result.detail, elapsed_ms=result.elapsed_ms)
+
+
+class UnmatchedReportOut(BaseModel):
+    carrier_message_id: str = Field(description="The id as the carrier wrote it in the report")
+    status: str
+    error_code: str | None
+    received_at: datetime
+
+
+@router.get(
+    "/v1/carrier-connections/{connection_id}/unmatched-reports",
+    response_model=Page[UnmatchedReportOut],
+    tags=["carrier connections"],
+    summary="Delivery reports that matched no message",
+    description="The newest 100 reports of this connection whose carrier id matched no "
+    "message after about 4 s of retries, newest first (the newest 1,000 are kept). Compare "
+    "their ids with the ids on your messages: a carrier writing ids in hex where the "
+    "connection expects decimal (`submit_id_format`, `receipt_id_format`) is the usual cause.",
+)
+async def unmatched_reports_of(
+    connection_id: str, session: Session, actor: CurrentActor
+) -> Page[UnmatchedReportOut]:
+    rows = await unmatched_reports.of_connection(session, actor, connection_id)
+    return Page(
+        data=[
+            UnmatchedReportOut(
+                carrier_message_id=r.carrier_message_id,
+                status=r.status,
+                error_code=r.error_code,
+                received_at=r.received_at,
+            )
+            for r in rows
+        ],
+        next_cursor=None,
+    )
 
 
 # --- routes ----------------------------------------------------------------------------------

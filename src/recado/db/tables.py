@@ -302,6 +302,22 @@ class MessageEvent(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class UnmatchedReport(Base):
+    """A delivery report whose carrier id matched no message, kept for the operator (the
+    newest `unmatched_reports.KEEP` of each connection). `workspace_id` is the connection's,
+    None for the built-in simulator."""
+
+    __tablename__ = "unmatched_reports"
+    __table_args__ = (Index("ix_unmatched_reports_connector", "connector", "id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[str | None] = mapped_column(String(32))
+    connector: Mapped[str] = mapped_column(String(100))
+    carrier_message_id: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 def event_row(message: Message, status: str, detail: str, at: datetime) -> dict[str, object]:
     """One MessageEvent's columns, for a bulk insert (no ORM object, no id read back)."""
     return {

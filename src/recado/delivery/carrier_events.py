@@ -17,7 +17,7 @@ from recado.carriers.base import DeliveryReport, InboundSMS
 from recado.db.tables import Message, MessageEvent, MessagePart, utcnow
 from recado.delivery.status import remember, transition
 from recado.domain.message_status import MessageStatus, sources_of
-from recado.services import inbound, status_callbacks
+from recado.services import inbound, status_callbacks, unmatched_reports
 
 log = logging.getLogger(__name__)
 _REPORT_STATUS = {
@@ -57,6 +57,9 @@ class CarrierEventHandler:
                 return
         metrics.DELIVERY_REPORTS_UNMATCHED.inc()
         log.warning("delivery report for unknown message %s", report.carrier_message_id)
+        async with self.sessions() as session:  # kept, for the connection's page in the API
+            await unmatched_reports.keep(session, report)
+            await session.commit()
 
     async def inbound(self, sms: InboundSMS) -> None:
         async with self.sessions() as session:
