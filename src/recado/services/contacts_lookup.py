@@ -17,21 +17,22 @@ async def find_contact(session: AsyncSession, workspace_id: str, e164: str) -> C
     )
 
 
-async def ensure_contact(
+async def ensure_contact(session: AsyncSession, workspace_id: str, phone: PhoneNumber) -> Contact:
+    """The workspace's contact for `phone`, created if there is none."""
+    found = await find_contact(session, workspace_id, phone.e164)
+    return found or await create_contact(session, workspace_id, phone)
+
+
+async def create_contact(
     session: AsyncSession,
     workspace_id: str,
     phone: PhoneNumber,
     *,
     sticky_sender: str | None = None,
-    known_missing: bool = False,
 ) -> Contact:
-    """The workspace's contact for `phone`, created if there is none (a new one hears from
-    `sticky_sender`). `known_missing`: the caller just looked and found none."""
-    if not known_missing:
-        found = await find_contact(session, workspace_id, phone.e164)
-        if found is not None:
-            return found
-    # One statement: a concurrent request that created it a moment ago wins, and it is read.
+    """A new contact for `phone` (who will hear from `sticky_sender`), for a caller that just
+    looked and found none. One statement: if a concurrent request created it a moment ago,
+    that one wins and is read."""
     created = await session.scalar(
         insert_for(session, Contact)
         .values(

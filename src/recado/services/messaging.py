@@ -47,7 +47,7 @@ from recado.errors import (
 from recado.ids import new_id
 from recado.services import compliance_rules, consent, links, pricing, status_callbacks
 from recado.services.actor import Actor
-from recado.services.contacts_lookup import ensure_contact, find_contact
+from recado.services.contacts_lookup import create_contact, find_contact
 from recado.services.templates import template_fields
 
 # "compliance" is the platform's own: STOP confirmations and HELP answers, which must reach
@@ -152,8 +152,8 @@ async def _accept(
         request.sender or (known.sticky_sender if known else None),
         explicit=request.sender,
     )
-    contact = known or await ensure_contact(
-        session, actor.workspace_id, to, sticky_sender=sender.address, known_missing=True
+    contact = known or await create_contact(
+        session, actor.workspace_id, to, sticky_sender=sender.address
     )
     deferral = None
     if request.category == "marketing":
