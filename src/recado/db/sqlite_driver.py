@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import sqlite3
 import weakref
 from collections.abc import Sequence
 from typing import Any
 
+import aiosqlite
 from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_cursor,
@@ -48,7 +50,6 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         self._adapt_connection = adapt_connection
         self._connection = adapt_connection._connection
         self._cursor = None  # type: ignore[assignment]
-        self._soft_closed_memoized = {}  # type: ignore[assignment]
         self._rows = collections.deque()
         self._description: Any = None
         self._rowcount = -1
@@ -173,10 +174,6 @@ class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
     """The DBAPI module SQLAlchemy's aiosqlite dialect is given (`create_engine(module=)`)."""
 
     def __init__(self) -> None:
-        import sqlite3
-
-        import aiosqlite
-
         super().__init__(aiosqlite, sqlite3)
         # The writers' turn, one per event loop (tests run several loops in one process).
         self._turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
