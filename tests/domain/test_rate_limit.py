@@ -121,6 +121,26 @@ def test_throttling_halves_the_rate_then_recovers():
     assert limiter.allowed_rate == 100
 
 
+def test_after_a_throttle_the_sender_goes_on_at_half_rate_and_climbs_back():
+    """Halving the rate must not stall the sender: the seconds after a throttle carry about
+    half the limit, then a tenth more each second until the limit is whole again."""
+    limiter = RateLimiter(100)
+    before = simulate(limiter, [1] * 100)  # one second at the limit
+    limiter.slow_down(now=1.0)
+    now, times = 1.0, []
+    while now < 10.0:
+        now += limiter.wait_time(1, now)
+        limiter.record(1, now)
+        times.append(now)
+    per_second = Counter(int(t) for t in times if t < 9.0)
+    # The window still holds the second before the throttle, so the first one is short.
+    assert 25 <= per_second[1] <= 50, per_second
+    for second in range(2, 9):
+        assert per_second[second] >= min(100, 50 + 10 * (second - 1)) - 12, per_second
+        assert per_second[second] <= min(100, 50 + 10 * second), per_second
+    assert max_in_any_window(before + times, [1] * (len(before) + len(times)), 1.0) <= 100
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     rate=st.integers(min_value=1, max_value=300),

@@ -120,12 +120,14 @@ class RateLimiter:
         self._slowed_at = None if self.allowed_rate >= self.rate else self._slowed_at + steps
 
     def _set_rate(self, rate: float) -> None:
-        """A new window that keeps the recent sends, so a change never opens a burst."""
+        """A new window that keeps the recent sends, so a change never opens a burst. The
+        grid stays where it is: replaying the sends through `record` would push it a second
+        ahead and stall the sender instead of slowing it."""
         recent = self._log.entries
         self.allowed_rate = rate
         self._log = _WindowLog(_one_second(rate))
         for at, parts in recent:
-            self.record(parts, at)
+            self._log.add(parts, at)
 
 
 def _one_second(rate_per_second: float) -> Window:
