@@ -23,6 +23,7 @@ from recado.delivery.carrier_events import CarrierEventHandler
 from recado.delivery.dispatcher import Dispatcher
 from recado.delivery.report_refresher import ReportRefresher
 from recado.delivery.webhook_sender import WebhookSender
+from recado.services.outbox_writer import OutboxWriter
 from recado.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ class Platform:
         # Every connector by name, for routing and for providers' webhooks.
         self.connectors: dict[str, Connector] = {self.connector.name: self.connector}
         self.carrier_events = CarrierEventHandler(self.sessions, on_inbound=self._inbound_arrived)
+        self.outbox = OutboxWriter(self.sessions)  # the API's group commit of accepted texts
         self.dispatcher = Dispatcher(
             self.sessions,
             self.connector,

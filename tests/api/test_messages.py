@@ -7,10 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 from consenting import daytime, opted_in
+from sqlalchemy import select
 
 from recado.db.tables import Sender
 from recado.ids import new_id
 from recado.platform import Platform
+from recado.services.actor import system_actor
+from recado.services.credentials import create_api_key, revoke_api_key
 
 
 async def wait_for_status(api: httpx.AsyncClient, message_id: str, status: str) -> dict:
@@ -380,3 +383,71 @@ async def test_a_contact_keeps_hearing_from_the_same_sender(
     assert later.json()["from"] == "+12015550111"
     stranger = await client.post("/v1/messages", json={"to": "+14157230001", "body": "c"})
     assert stranger.json()["from"] == "+12015550100"  # the workspace default
+
+
+async def test_texts_sent_at_the_same_moment_are_each_stored_once_with_their_timeline(
+    client: httpx.AsyncClient, scalar
+):
+    """The API stores texts that arrive together in one transaction: every request still
+    gets its own message, and two texts to one new number make one contact."""
+    numbers = [f"+1415723{n:04d}" for n in range(20)]
+    responses = await asyncio.gather(
+        *[
+            client.post("/v1/messages", json={"to": number, "body": f"Hi {i}"})
+            for i, number in enumerate(numbers * 2)
+        ]
+    )
+    assert {r.status_code for r in responses} == {202}
+    bodies = [r.json() for r in responses]
+    assert len({b["id"] for b in bodies}) == 40
+    assert await scalar("SELECT count(*) FROM messages") == 40
+    assert await scalar("SELECT count(*) FROM contacts") == 20
+    for first, second in zip(bodies[:20], bodies[20:], strict=True):
+        assert first["contact_id"] == second["contact_id"]  # the same new contact
+    assert await scalar("SELECT count(*) FROM message_events WHERE status = 'accepted'") == 40
+    assert await scalar("SELECT count(*) FROM message_events WHERE status = 'queued'") == 40
+    timeline = (await client.get(f"/v1/messages/{bodies[7]['id']}")).json()["events"]
+    assert [e["status"] for e in timeline] == ["accepted", "queued"]
+
+
+async def test_a_new_default_sender_applies_to_the_very_next_text(
+    client: httpx.AsyncClient, platform: Platform, workspace
+):
+    """Senders are kept in memory between requests; a change made here is seen at once."""
+    before = await client.post("/v1/messages", json={"to": "+14157230001", "body": "a"})
+    assert before.json()["from"] == "+12015550100"
+    async with platform.sessions() as session:
+        for sender in await session.scalars(
+            select(Sender).where(Sender.workspace_id == workspace.workspace.id)
+        ):
+            sender.is_default = False
+        session.add(
+            Sender(
+                id=new_id("snd"),
+                workspace_id=workspace.workspace.id,
+                address="+12015550199",
+                kind="long_code",
+                is_default=True,
+            )
+        )
+        await session.commit()
+    after = await client.post("/v1/messages", json={"to": "+14157230002", "body": "b"})
+    assert after.json()["from"] == "+12015550199"
+
+
+async def test_a_revoked_key_is_refused_at_once_though_it_was_just_used(
+    client: httpx.AsyncClient, platform: Platform, workspace
+):
+    async with platform.sessions() as session:
+        key, plain = await create_api_key(session, system_actor(workspace.workspace.id), name="ci")
+    headers = {"Authorization": f"Bearer {plain}"}
+    sent = await client.post(
+        "/v1/messages", json={"to": "+14157230001", "body": "a"}, headers=headers
+    )
+    assert sent.status_code == 202
+    async with platform.sessions() as session:
+        await revoke_api_key(session, system_actor(workspace.workspace.id), key.id)
+    refused = await client.post(
+        "/v1/messages", json={"to": "+14157230001", "body": "b"}, headers=headers
+    )
+    assert refused.status_code == 401

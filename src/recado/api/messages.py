@@ -166,6 +166,7 @@ async def send(
         ),
         idempotency_key=idempotency_key,
         link_base_url=get_platform(request).settings.base_url,
+        writer=get_platform(request).outbox,
     )
     if accepted.created:
         metrics.MESSAGES_ACCEPTED.labels(payload.category).inc()

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from recado import metrics
 from recado.carriers.base import DeliveryReport, InboundSMS
+from recado.db.group_commit import GroupCommit
 from recado.db.tables import Message, MessageEvent, MessagePart, utcnow
 from recado.delivery.status import remember, transition
 from recado.domain.message_status import MessageStatus, sources_of
@@ -43,8 +44,7 @@ class CarrierEventHandler:
     ) -> None:
         self.sessions = sessions
         self.on_inbound = on_inbound
-        self._waiting: list[_Pending] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._batches = GroupCommit(self._store, limit=REPORT_BATCH, name="delivery-reports")
 
     async def delivery_report(self, report: DeliveryReport) -> None:
         status = _REPORT_STATUS.get(report.status)
@@ -53,7 +53,8 @@ class CarrierEventHandler:
             return
         for pause in (0.0, *_LOOKUP_RETRIES):
             await asyncio.sleep(pause)
-            if await self._apply_soon(report, status):
+            # True once stored; False while its message is not known (yet).
+            if await self._batches.submit(_Pending(report, status)):
                 return
         metrics.DELIVERY_REPORTS_UNMATCHED.inc()
         log.warning("delivery report for unknown message %s", report.carrier_message_id)
@@ -66,32 +67,6 @@ class CarrierEventHandler:
             await inbound.receive(session, sms)
         if self.on_inbound:
             self.on_inbound()
-
-    async def _apply_soon(self, report: DeliveryReport, status: MessageStatus) -> bool:
-        """Join the next batch; True once the report is stored, False if its message is
-        not known (yet)."""
-        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._waiting.append(_Pending(report, status, done))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush(), name="delivery-reports")
-        return await done
-
-    async def _flush(self) -> None:
-        while self._waiting:
-            await asyncio.sleep(0)  # let the reports arriving right now join this batch
-            batch, self._waiting = self._waiting[:REPORT_BATCH], self._waiting[REPORT_BATCH:]
-            try:
-                found = await self._store(batch)
-            except Exception:  # one bad report must not cost the others: one by one
-                log.exception("a batch of %d delivery reports failed; retrying each", len(batch))
-                for pending in batch:
-                    try:
-                        pending.done.set_result((await self._store([pending]))[0])
-                    except Exception as error:
-                        pending.done.set_exception(error)
-                continue
-            for pending, applied in zip(batch, found, strict=True):
-                pending.done.set_result(applied)
 
     async def _store(self, batch: list[_Pending]) -> list[bool]:
         async with self.sessions() as session:
@@ -200,7 +175,6 @@ async def _settle_many(
 class _Pending:
     report: DeliveryReport
     status: MessageStatus
-    done: asyncio.Future[bool]
 
 
 async def _apply(session: AsyncSession, report: DeliveryReport, status: MessageStatus) -> bool:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from recado.db.tables import Contact
+from recado.db.tables import Contact, utcnow
 from recado.db.upsert import insert_for
 from recado.domain.phone import PhoneNumber
 from recado.ids import new_id
@@ -23,6 +25,25 @@ async def ensure_contact(session: AsyncSession, workspace_id: str, phone: PhoneN
     return found or await create_contact(session, workspace_id, phone)
 
 
+def new_contact_row(
+    workspace_id: str, phone: PhoneNumber, *, sticky_sender: str | None = None
+) -> dict[str, Any]:
+    """The row of a contact known only by its number (its region and zone come from it)."""
+    now = utcnow()
+    return {
+        "id": new_id("ct"),
+        "workspace_id": workspace_id,
+        "phone": phone.e164,
+        "region": phone.region,
+        "timezone": phone.timezone,
+        "timezone_explicit": False,
+        "attributes": {},
+        "sticky_sender": sticky_sender,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
 async def create_contact(
     session: AsyncSession,
     workspace_id: str,
@@ -35,15 +56,7 @@ async def create_contact(
     that one wins and is read."""
     created = await session.scalar(
         insert_for(session, Contact)
-        .values(
-            id=new_id("ct"),
-            workspace_id=workspace_id,
-            phone=phone.e164,
-            region=phone.region,
-            timezone=phone.timezone,
-            attributes={},
-            sticky_sender=sticky_sender,
-        )
+        .values(**new_contact_row(workspace_id, phone, sticky_sender=sticky_sender))
         .on_conflict_do_nothing(index_elements=["workspace_id", "phone"])
         .returning(Contact)
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -16,11 +16,13 @@ from recado.domain.contact_fields import clean_email
 from recado.domain.roles import Permission, Role, may_grant, removal_refusal, role_change_refusal
 from recado.errors import Conflict, NotFound, PermissionDenied, Unauthorized, ValidationFailed
 from recado.ids import new_id
+from recado.services import config_cache
 from recado.services.actor import Actor
 
 _hasher = PasswordHasher()
 KEY_PREFIX = "rk_"
 MIN_PASSWORD_LENGTH = 10
+KEY_TOUCH_INTERVAL = timedelta(minutes=1)  # how stale an API key's last_used_at may be
 
 
 def hash_password(password: str) -> str:
@@ -128,15 +130,22 @@ async def revoke_api_key(session: AsyncSession, actor: Actor, key_id: str) -> No
 
 
 async def authenticate_api_key(session: AsyncSession, plain: str) -> Actor:
-    key = await session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_api_key(plain)))
+    digest = hash_api_key(plain)
+    now = utcnow()
+    # A key checked in the last seconds is known (a revocation in this process forgets it).
+    known: tuple[Actor, datetime] | None = config_cache.get(session, "api_key", digest)
+    if known is not None and now - known[1] <= KEY_TOUCH_INTERVAL:
+        return known[0]
+    key = await session.scalar(select(ApiKey).where(ApiKey.key_hash == digest))
     if key is None or key.revoked_at is not None:
         raise Unauthorized("The API key is not valid or was revoked.")
-    now = utcnow()
     # Touch last_used_at at most once a minute: a write per request would serialize SQLite.
-    if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
+    if key.last_used_at is None or now - key.last_used_at > KEY_TOUCH_INTERVAL:
         key.last_used_at = now
         await session.commit()
-    return Actor(workspace_id=key.workspace_id, role=Role(key.role), api_key_id=key.id)
+    actor = Actor(workspace_id=key.workspace_id, role=Role(key.role), api_key_id=key.id)
+    config_cache.put(session, "api_key", digest, (actor, key.last_used_at))
+    return actor
 
 
 # --- people of a workspace -----------------------------------------------------------------

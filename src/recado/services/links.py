@@ -56,32 +56,49 @@ async def track_links(
     workspace = await session.get(Workspace, workspace_id)  # usually already in the session
     if workspace is None:
         raise NotFound(f"No workspace {workspace_id}.")
-    base = links.link_base(read_settings(workspace.settings).short_domain, base_url)
-    found = links.find_urls(text, skip_base=base)
-    if not found:
-        return text
-    # The message row first: the unit of work does not order tables by foreign key alone.
-    await session.flush()
-    codes = await _unused_codes(session, len(found))
-    now = utcnow()
-    session.add_all(
-        Link(
-            code=code,
-            workspace_id=workspace_id,
-            url=occurrence.url,
-            message_id=message_id,
-            contact_id=contact_id,
-            campaign_id=campaign_id,
-            created_at=now,
-        )
-        for occurrence, code in zip(found, codes, strict=True)
-    )
-    return links.replace_urls(
+    text, rows = await short_links(
+        session,
+        workspace_id,
         text,
-        {
-            occurrence: links.short_url(base, code)
-            for occurrence, code in zip(found, codes, strict=True)
-        },
+        short_domain=read_settings(workspace.settings).short_domain,
+        message_id=message_id,
+        contact_id=contact_id,
+        campaign_id=campaign_id,
+        base_url=base_url,
+    )
+    if rows:
+        # The message row first: the unit of work does not order tables by foreign key alone.
+        await session.flush()
+        session.add_all(Link(**row) for row in rows)
+    return text
+
+
+async def short_links(
+    session: AsyncSession,
+    workspace_id: str,
+    text: str,
+    *,
+    short_domain: str | None,
+    message_id: str,
+    contact_id: str | None,
+    campaign_id: str | None = None,
+    base_url: str,
+) -> tuple[str, list[dict[str, Any]]]:
+    """`text` with short links under the workspace's `short_domain` (else `base_url`), and
+    their `Link` rows as dicts, to be inserted after the message; reads only (that the new
+    codes are unused)."""
+    base = links.link_base(short_domain, base_url)
+    count = len(links.find_urls(text, skip_base=base))
+    if not count:
+        return text, []
+    return prepare_links(
+        text,
+        workspace_id=workspace_id,
+        message_id=message_id,
+        contact_id=contact_id,
+        campaign_id=campaign_id,
+        base=base,
+        codes=iter(await _unused_codes(session, count)),
     )
 
 

@@ -14,18 +14,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlparse
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from recado.db.pages import page_by_id
 from recado.db.tables import (
     Contact,
     Message,
     MessageEvent,
-    Sender,
-    Workspace,
-    event_row,
     utcnow,
 )
 from recado.domain.encoding import analyze
@@ -35,7 +33,7 @@ from recado.domain.phone import parse_phone
 from recado.domain.pricing import RateCard
 from recado.domain.roles import Permission
 from recado.domain.templates import RenderContext, compile_template
-from recado.domain.workspace_settings import WorkspaceSettings, read_settings
+from recado.domain.workspace_settings import WorkspaceSettings
 from recado.errors import (
     ConsentRequired,
     FrequencyCapped,
@@ -45,9 +43,11 @@ from recado.errors import (
     ValidationFailed,
 )
 from recado.ids import new_id
-from recado.services import compliance_rules, consent, links, pricing, status_callbacks
+from recado.services import compliance_rules, config_cache, consent, links, outbox_writer
 from recado.services.actor import Actor
-from recado.services.contacts_lookup import create_contact, find_contact
+from recado.services.config_cache import SendConfig, SenderInfo
+from recado.services.contacts_lookup import find_contact, new_contact_row
+from recado.services.outbox_writer import NewMessage, OutboxWriter
 from recado.services.templates import template_fields
 
 # "compliance" is the platform's own: STOP confirmations and HELP answers, which must reach
@@ -98,6 +98,13 @@ class Accepted:
     created: bool  # False when an Idempotency-Key replay returned the earlier message
 
 
+@dataclass(frozen=True)
+class _Options:
+    rates: RateCard | None
+    link_base_url: str | None
+    writer: OutboxWriter | None
+
+
 async def send_message(
     session: AsyncSession,
     actor: Actor,
@@ -106,18 +113,23 @@ async def send_message(
     idempotency_key: str | None = None,
     rates: RateCard | None = None,
     link_base_url: str | None = None,
+    writer: OutboxWriter | None = None,
 ) -> Accepted:
-    """Accept a message for delivery; `link_base_url` is Recado's public URL for short links."""
+    """Accept a message for delivery; `link_base_url` is Recado's public URL for short links.
+
+    With a `writer` (the API's), the message's rows are committed by the writer's group
+    commit, with other requests' rows; without one, by `session` (which then holds them)."""
     actor.require(Permission.SEND)
     fingerprint = request.fingerprint()
+    options = _Options(rates, link_base_url, writer)
     if idempotency_key is None:
-        return await _accept(session, actor, request, fingerprint, None, rates, link_base_url)
+        return await _accept(session, actor, request, fingerprint, None, options)
     key = _check_key(idempotency_key)
     # A repeated key is the rare case, so it is looked up only once the insert refuses it or
     # the request fails: a retry of a text accepted before gets that text back, even if,
     # say, its recipient opted out since.
     try:
-        return await _accept(session, actor, request, fingerprint, key, rates, link_base_url)
+        return await _accept(session, actor, request, fingerprint, key, options)
     except (IntegrityError, RecadoError):
         await session.rollback()
         earlier = await _by_key(session, actor.workspace_id, key)
@@ -132,37 +144,36 @@ async def _accept(
     request: SendRequest,
     fingerprint: str,
     idempotency_key: str | None,
-    rates: RateCard | None,
-    link_base_url: str | None,
+    options: _Options,
 ) -> Accepted:
-    workspace = await session.get(Workspace, actor.workspace_id)
-    assert workspace is not None
-    to = parse_phone(request.to, workspace.default_country)
+    rates, link_base_url, writer = options.rates, options.link_base_url, options.writer
+    config = await config_cache.send_config(session, actor.workspace_id)
+    to = parse_phone(request.to, config.default_country)
     body = _check_body(request.body, request.media_urls)
     media = _check_media(request.media_urls)
     callback = _check_callback(request.status_callback)
     send_at = _check_send_at(request.send_at)
     known = await find_contact(session, actor.workspace_id, to.e164)
     if request.category != "compliance":
-        await consent.require_not_suppressed(session, actor.workspace_id, to.e164)
+        await consent.require_not_suppressed(
+            session, actor.workspace_id, to.e164, key=config.suppression_key
+        )
     # Sticky sender: a contact keeps hearing from the number it heard from before.
-    sender = await _pick_sender(
-        session,
-        actor.workspace_id,
+    sender = _pick_sender(
+        config,
         request.sender or (known.sticky_sender if known else None),
         explicit=request.sender,
     )
-    contact = known or await create_contact(
-        session, actor.workspace_id, to, sticky_sender=sender.address
-    )
+    new_contact = None
+    if known is None:  # created with the message, by the same commit
+        new_contact = new_contact_row(actor.workspace_id, to, sticky_sender=sender.address)
+    contact = known or Contact(**new_contact)
     deferral = None
     if request.category == "marketing":
         send_at, deferral = await _marketing_checks(session, contact, send_at)
-    if contact.sticky_sender != sender.address:
-        contact.sticky_sender = sender.address
-    settings = read_settings(workspace.settings)
+    settings = config.settings
     if request.context is not None or _TEMPLATE_MARK.search(body):
-        body = _personalize(body, contact, workspace.name, settings, request.context)
+        body = _personalize(body, contact, config.name, settings, request.context)
     if request.category == "marketing":
         body = with_footer(body, contact.language, settings.footer())
     smart = settings.smart_encoding if request.smart_encoding is None else request.smart_encoding
@@ -171,70 +182,75 @@ async def _accept(
     )
     if shorten and not link_base_url:
         raise ValidationFailed("Link tracking needs Recado's public URL.", field="track_links")
-    card = rates or await pricing.rate_card(session, actor.workspace_id)
+    card = rates or config.rate_card
 
     message_id = new_id("msg")
+    link_rows: list[dict[str, Any]] = []
+    if shorten:
+        body, link_rows = await links.short_links(
+            session,
+            actor.workspace_id,
+            body,
+            short_domain=settings.short_domain,
+            message_id=message_id,
+            contact_id=contact.id,
+            base_url=link_base_url or "",
+        )
+    # What goes on the wire is exactly what was measured: links, footer, smart encoding.
+    report = analyze(body, smart=smart)
+    _check_length(report.text)
+    price = card.estimate(to.e164, report.segments, sender.kind)
     status = MessageStatus.SCHEDULED if send_at else MessageStatus.QUEUED
-    now = utcnow()
-    message = Message(
-        id=message_id,
-        workspace_id=actor.workspace_id,
-        contact_id=contact.id,
-        direction="outbound",
-        sender=sender.address,
-        recipient=to.e164,
-        body=body,
-        media_urls=list(media),
-        category=request.category,
-        status=status.value,
-        idempotency_key=idempotency_key or message_id,
-        request_hash=fingerprint,
-        status_callback=callback,
-        send_at=send_at,
-        encoding="GSM-7",
-        segments=1,
-        created_at=now,
-        updated_at=now,
-    )
     detail = f"scheduled for {send_at.isoformat()}" if send_at else "waiting for the dispatcher"
     if deferral:
         detail = f"{detail}: {deferral}"
+    now = utcnow()
+    item = NewMessage(
+        row={
+            "id": message_id,
+            "workspace_id": actor.workspace_id,
+            "contact_id": contact.id,
+            "direction": "outbound",
+            "sender": sender.address,
+            "recipient": to.e164,
+            "body": report.text,
+            "media_urls": list(media),
+            "category": request.category,
+            "status": status.value,
+            "idempotency_key": idempotency_key or message_id,
+            "request_hash": fingerprint,
+            "status_callback": callback,
+            "send_at": send_at,
+            "encoding": report.encoding,
+            "segments": report.segments,
+            "price_micros": int(price[0] * 1_000_000) if price else None,
+            "currency": price[1] if price else None,
+            "attempts": 0,
+            "created_at": now,
+            "updated_at": now,
+        },
+        events=[
+            (MessageStatus.ACCEPTED.value, f"accepted from {actor.label}"),
+            (status.value, detail),
+        ],
+        new_contact=new_contact,
+        sticky_sender=sender.address if known and known.sticky_sender != sender.address else None,
+        links=link_rows,
+    )
     try:
-        # Any flush may hit the unique key of a concurrent twin, so all of it is in the try.
-        session.add(message)
-        if shorten:
-            body = await links.track_links(
-                session,
-                actor.workspace_id,
-                body,
-                message_id=message_id,
-                contact_id=contact.id,
-                base_url=link_base_url or "",
-            )
-        # What goes on the wire is exactly what was measured: links, footer, smart encoding.
-        report = analyze(body, smart=smart)
-        _check_length(report.text)
-        price = card.estimate(to.e164, report.segments, sender.kind)
-        message.body = report.text
-        message.encoding = report.encoding
-        message.segments = report.segments
-        message.price_micros = int(price[0] * 1_000_000) if price else None
-        message.currency = price[1] if price else None
-        accepted_from = f"accepted from {actor.label}"
-        await session.execute(  # one statement for both, after the message's flush
-            insert(MessageEvent),
-            [
-                event_row(message, MessageStatus.ACCEPTED.value, accepted_from, now),
-                event_row(message, status.value, detail, now),
-            ],
-        )
-        await status_callbacks.enqueue(session, [message], now)
-        await session.commit()
+        if writer is None:
+            await outbox_writer.store(session, [item])
+            await session.commit()
+        else:
+            await session.commit()  # ends the reads' transaction; the writer's session writes
+            await writer.write(item)
     except (IntegrityError, RecadoError):
-        # Any flush may hit the unique key of a twin: send_message answers it as a replay.
+        # A repeated key (a twin in flight): send_message answers it as a replay.
         await session.rollback()
         raise
-    return Accepted(message, created=True)
+    if known is not None and item.sticky_sender is not None:
+        set_committed_value(known, "sticky_sender", item.sticky_sender)
+    return Accepted(item.message, created=True)
 
 
 async def get_message(session: AsyncSession, actor: Actor, message_id: str) -> Message:
@@ -448,13 +464,10 @@ def _check_send_at(send_at: datetime | None) -> datetime | None:
     return send_at.astimezone(UTC) if send_at > now + timedelta(seconds=1) else None
 
 
-async def _pick_sender(
-    session: AsyncSession, workspace_id: str, requested: str | None, *, explicit: str | None
-) -> Sender:
+def _pick_sender(config: SendConfig, requested: str | None, *, explicit: str | None) -> SenderInfo:
     """The sender asked for; else the contact's sticky one if it still exists; else the default."""
-    query = select(Sender).where(Sender.workspace_id == workspace_id)
     if requested:
-        found = await session.scalar(query.where(Sender.address == requested.strip()))
+        found = config.sender(requested.strip())
         if found is not None:
             return found
         if explicit:
@@ -463,9 +476,8 @@ async def _pick_sender(
                 "or leave 'from' out to use the default sender.",
                 field="from",
             )
-    default = await session.scalar(query.order_by(Sender.is_default.desc(), Sender.id).limit(1))
-    if default is None:
+    if config.default_sender is None:
         raise ValidationFailed(
             "This workspace has no sender yet; add a number or sender id first.", field="from"
         )
-    return default
+    return config.default_sender
