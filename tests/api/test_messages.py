@@ -451,3 +451,22 @@ async def test_a_revoked_key_is_refused_at_once_though_it_was_just_used(
         "/v1/messages", json={"to": "+14157230001", "body": "b"}, headers=headers
     )
     assert refused.status_code == 401
+
+
+async def test_an_opted_out_number_among_texts_sent_together_is_the_only_one_refused(
+    client: httpx.AsyncClient, scalar
+):
+    """Numbers are looked up in batches; the batch must still tell each number apart."""
+    first = await client.post("/v1/messages", json={"to": "+14157230005", "body": "Hi"})
+    opted_out = await client.post(f"/v1/contacts/{first.json()['contact_id']}/opt-out", json={})
+    assert opted_out.status_code == 200, opted_out.text
+    numbers = [f"+1415723{n:04d}" for n in range(10)]  # +14157230005 among them
+    responses = await asyncio.gather(
+        *[client.post("/v1/messages", json={"to": n, "body": "Sale"}) for n in numbers]
+    )
+    codes = {n: r.status_code for n, r in zip(numbers, responses, strict=True)}
+    assert codes.pop("+14157230005") == 409
+    assert set(codes.values()) == {202}
+    assert responses[5].json()["error"]["field"] == "to"
+    assert "opted out" in responses[5].json()["error"]["message"]
+    assert await scalar("SELECT count(*) FROM messages") == 10

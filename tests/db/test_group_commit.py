@@ -47,9 +47,7 @@ async def test_callers_arriving_during_a_call_go_in_the_next_one_and_the_limit_h
 async def test_a_refused_item_gets_its_error_and_the_others_are_stored():
     store = Store()
     batches = GroupCommit(store, limit=100, name="test")
-    results = await asyncio.gather(
-        *(batches.submit(n) for n in (1, -2, 3)), return_exceptions=True
-    )
+    results = await asyncio.gather(*(batches.submit(n) for n in (1, -2, 3)), return_exceptions=True)
     assert results[0] == 10 and results[2] == 30
     assert isinstance(results[1], ValueError) and "refused -2" in str(results[1])
     assert sorted(store.stored) == [1, 3]

@@ -23,7 +23,7 @@ from recado.db.tables import Sender, Workspace
 from recado.domain.pricing import RateCard
 from recado.domain.workspace_settings import WorkspaceSettings, read_settings
 from recado.errors import NotFound
-from recado.services import pricing
+from recado.services import consent, pricing
 
 CACHE_SECONDS = 2.0
 MAX_ENTRIES = 10_000
@@ -47,7 +47,7 @@ class SendConfig:
     name: str
     default_country: str
     settings: WorkspaceSettings
-    suppression_key: str | None  # made on the first suppression check, then never changed
+    suppression_key: str  # hashes numbers in the suppression list; never changes
     senders: tuple[SenderInfo, ...]  # the default first
     rate_card: RateCard
 
@@ -97,7 +97,7 @@ async def _load(session: AsyncSession, workspace_id: str) -> SendConfig:
         name=workspace.name,
         default_country=workspace.default_country,
         settings=read_settings(workspace.settings),
-        suppression_key=(workspace.settings or {}).get("suppression_key"),
+        suppression_key=await consent.hashing_key(session, workspace_id),  # made if missing
         senders=tuple(SenderInfo(s.address, s.kind, s.is_default) for s in senders),
         rate_card=await pricing.rate_card(session, workspace_id),
     )

@@ -110,10 +110,10 @@ async def require_not_suppressed(
 ) -> None:
     reason = await suppression_of(session, workspace_id, e164, key=key)
     if reason is not None:
-        raise RecipientOptedOut(_suppressed_message(e164, reason), field="to")
+        raise RecipientOptedOut(suppressed_message(e164, reason), field="to")
 
 
-def _suppressed_message(e164: str, reason: str) -> str:
+def suppressed_message(e164: str, reason: str) -> str:
     if reason == SuppressionReason.ERASED:
         return (
             f"{e164} belongs to a contact whose data was erased; it gets no texts unless the "
@@ -146,7 +146,7 @@ async def grant(
     suppressed = await session.get(Suppression, (contact.workspace_id, digest))
     if suppressed is not None:
         if not by_the_person:
-            raise RecipientOptedOut(_suppressed_message(contact.phone, suppressed.reason))
+            raise RecipientOptedOut(suppressed_message(contact.phone, suppressed.reason))
         await session.delete(suppressed)
         contact.opted_out_at = None
     if claim.list_id is not None:

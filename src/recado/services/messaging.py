@@ -40,13 +40,14 @@ from recado.errors import (
     IdempotencyConflict,
     NotFound,
     RecadoError,
+    RecipientOptedOut,
     ValidationFailed,
 )
 from recado.ids import new_id
 from recado.services import compliance_rules, config_cache, consent, links, outbox_writer
 from recado.services.actor import Actor
 from recado.services.config_cache import SendConfig, SenderInfo
-from recado.services.contacts_lookup import find_contact, new_contact_row
+from recado.services.contacts_lookup import new_contact_row
 from recado.services.outbox_writer import NewMessage, OutboxWriter
 from recado.services.templates import template_fields
 
@@ -153,11 +154,23 @@ async def _accept(
     media = _check_media(request.media_urls)
     callback = _check_callback(request.status_callback)
     send_at = _check_send_at(request.send_at)
-    known = await find_contact(session, actor.workspace_id, to.e164)
-    if request.category != "compliance":
-        await consent.require_not_suppressed(
-            session, actor.workspace_id, to.e164, key=config.suppression_key
+    # The API looks numbers up in batches, with the other requests of the same moment.
+    ask = (
+        actor.workspace_id,
+        to.e164,
+        None if request.category == "compliance" else config.suppression_key,
+    )
+    if writer is not None:
+        # Hold no connection while waiting for a batch: the batch needs one from the pool.
+        await session.commit()
+        recipient = await writer.recipient(*ask)
+    else:
+        recipient = (await outbox_writer.look_up(session, [ask]))[0]
+    if recipient.suppressed is not None:
+        raise RecipientOptedOut(
+            consent.suppressed_message(to.e164, recipient.suppressed), field="to"
         )
+    known = recipient.contact
     # Sticky sender: a contact keeps hearing from the number it heard from before.
     sender = _pick_sender(
         config,
@@ -242,7 +255,7 @@ async def _accept(
             await outbox_writer.store(session, [item])
             await session.commit()
         else:
-            await session.commit()  # ends the reads' transaction; the writer's session writes
+            await session.commit()  # no connection held while waiting (as above)
             await writer.write(item)
     except (IntegrityError, RecadoError):
         # A repeated key (a twin in flight): send_message answers it as a replay.

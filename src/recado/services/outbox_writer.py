@@ -21,9 +21,9 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from recado.db.group_commit import GroupCommit
-from recado.db.tables import Contact, Link, Message, MessageEvent, event_row
+from recado.db.tables import Contact, Link, Message, MessageEvent, Suppression, event_row
 from recado.db.upsert import insert_for
-from recado.services import status_callbacks
+from recado.services import consent, status_callbacks
 
 BATCH = 256  # requests per transaction, at most
 _CONTACTS = cast(Table, Contact.__table__)
@@ -117,12 +117,65 @@ async def _create_contacts(session: AsyncSession, items: list[NewMessage]) -> li
     return raced
 
 
+@dataclass(frozen=True)
+class Recipient:
+    """What a send must know of its number before it builds its rows."""
+
+    contact: Contact | None  # None: a number the workspace has never texted
+    suppressed: str | None  # why it gets no texts (`opt_out`, `erased`), or None
+
+
+async def look_up(
+    session: AsyncSession, asks: list[tuple[str, str, str | None]]
+) -> list[Recipient]:
+    """For each (workspace, E.164 number, suppression key or None not to check): its contact
+    and its suppression, for all of them with two queries."""
+    workspaces = {workspace_id for workspace_id, _, _ in asks}
+    contacts = {
+        (contact.workspace_id, contact.phone): contact
+        for contact in await session.scalars(
+            select(Contact).where(
+                Contact.workspace_id.in_(workspaces),
+                Contact.phone.in_({e164 for _, e164, _ in asks}),
+            )
+        )
+    }
+    hashes = {(w, e164): consent.phone_hash(key, e164) for w, e164, key in asks if key}
+    reasons: dict[tuple[str, str], str] = {}
+    if hashes:
+        rows = await session.execute(
+            select(Suppression.workspace_id, Suppression.phone_hash, Suppression.reason).where(
+                Suppression.workspace_id.in_(workspaces),
+                Suppression.phone_hash.in_(set(hashes.values())),
+            )
+        )
+        reasons = {(workspace_id, digest): reason for workspace_id, digest, reason in rows}
+    return [
+        Recipient(
+            contacts.get((workspace_id, e164)),
+            reasons.get((workspace_id, hashes.get((workspace_id, e164), ""))),
+        )
+        for workspace_id, e164, _ in asks
+    ]
+
+
 class OutboxWriter:
-    """The group commit of accepted messages (see db/group_commit.py)."""
+    """The API's batches: recipients looked up together, accepted texts committed together
+    (see db/group_commit.py)."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
         self._batches = GroupCommit(self._store, limit=BATCH, name="accepted-messages")
+        self._lookups = GroupCommit(self._look_up, limit=BATCH, name="recipient-lookups")
+
+    async def recipient(self, workspace_id: str, e164: str, key: str | None) -> Recipient:
+        """The number's contact, and its suppression when `key` (the workspace's hashing
+        key) is given; looked up with the other requests' numbers of this moment."""
+        return await self._lookups.submit((workspace_id, e164, key))
+
+    async def _look_up(self, asks: list[tuple[str, str, str | None]]) -> list[Recipient]:
+        async with self.sessions() as session:
+            return await look_up(session, asks)
 
     async def write(self, item: NewMessage) -> None:
         """Returns once the item's rows are committed; raises what storing it alone raised."""
