@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from recado.errors import Unauthorized
 from recado.platform import Platform
 from recado.services.actor import Actor
-from recado.services.credentials import authenticate_api_key
+from recado.services.credentials import authenticate_api_key, known_api_key
 
 
 def get_platform(request: Request) -> Platform:
@@ -27,7 +27,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 Session = Annotated[AsyncSession, Depends(get_session)]
 
 
-async def get_actor(request: Request, session: Session) -> Actor:
+async def get_actor(request: Request) -> Actor:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -35,7 +35,13 @@ async def get_actor(request: Request, session: Session) -> Actor:
             "Send your API key as 'Authorization: Bearer <key>'. "
             "Create one with `recado apikey create`."
         )
-    return await authenticate_api_key(session, token.strip())
+    platform = get_platform(request)
+    # A key used in the last seconds needs no session at all (the send path's hot spot).
+    known = known_api_key(platform.engine.sync_engine, token.strip())
+    if known is not None:
+        return known
+    async with platform.sessions() as session:
+        return await authenticate_api_key(session, token.strip())
 
 
 CurrentActor = Annotated[Actor, Depends(get_actor)]

@@ -11,6 +11,9 @@ from sqlalchemy.pool import NullPool
 
 from recado.db.sqlite_driver import OneTripDBAPI
 
+POOL_SIZE = 20
+POOL_OVERFLOW = 20
+
 
 def make_engine(url: str, *, null_pool: bool = False) -> AsyncEngine:
     kwargs: dict[str, Any] = {}
@@ -20,6 +23,12 @@ def make_engine(url: str, *, null_pool: bool = False) -> AsyncEngine:
         kwargs["module"] = OneTripDBAPI()  # a statement is one hand-off to aiosqlite's thread
     if null_pool:
         kwargs["poolclass"] = NullPool
+    else:
+        # Connections are kept, not made per burst: SQLAlchemy's default (5, and 10 more that
+        # are closed when given back) made the API open a connection (a thread and a schema
+        # read on SQLite, a server process on PostgreSQL) for most requests under load.
+        kwargs["pool_size"] = POOL_SIZE
+        kwargs["max_overflow"] = POOL_OVERFLOW
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

@@ -62,24 +62,25 @@ class SendConfig:
 _caches: WeakKeyDictionary[Engine, dict[tuple[str, str], tuple[float, Any]]] = WeakKeyDictionary()
 
 
-def get(session: AsyncSession, kind: str, key: str) -> Any | None:
-    """The value kept for (`kind`, `key`) in this session's database, if still fresh."""
-    hit = _caches.get(session.get_bind(), {}).get((kind, key))
+def get(bind: Engine, kind: str, key: str) -> Any | None:
+    """The value kept for (`kind`, `key`) in the database of `bind` (`session.get_bind()`,
+    or an async engine's `sync_engine`), if still fresh."""
+    hit = _caches.get(bind, {}).get((kind, key))
     return hit[1] if hit is not None and hit[0] > time.monotonic() else None
 
 
-def put(session: AsyncSession, kind: str, key: str, value: Any) -> None:
-    cache = _caches.setdefault(session.get_bind(), {})
+def put(bind: Engine, kind: str, key: str, value: Any) -> None:
+    cache = _caches.setdefault(bind, {})
     if len(cache) >= MAX_ENTRIES:  # stale entries are never read again: start afresh
         cache.clear()
     cache[(kind, key)] = (time.monotonic() + CACHE_SECONDS, value)
 
 
 async def send_config(session: AsyncSession, workspace_id: str) -> SendConfig:
-    config: SendConfig | None = get(session, "send", workspace_id)
+    config: SendConfig | None = get(session.get_bind(), "send", workspace_id)
     if config is None:
         config = await _load(session, workspace_id)
-        put(session, "send", workspace_id, config)
+        put(session.get_bind(), "send", workspace_id, config)
     return config
 
 

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recado.db.tables import ApiKey, User, utcnow
@@ -129,13 +130,21 @@ async def revoke_api_key(session: AsyncSession, actor: Actor, key_id: str) -> No
     await session.commit()
 
 
+def known_api_key(bind: Engine, plain: str) -> Actor | None:
+    """The key's actor if it was checked in the last seconds (a revocation in this process
+    forgets it at once), and its last use needs no new stamp; else None: ask the database."""
+    known: tuple[Actor, datetime] | None = config_cache.get(bind, "api_key", hash_api_key(plain))
+    if known is not None and utcnow() - known[1] <= KEY_TOUCH_INTERVAL:
+        return known[0]
+    return None
+
+
 async def authenticate_api_key(session: AsyncSession, plain: str) -> Actor:
+    known = known_api_key(session.get_bind(), plain)
+    if known is not None:
+        return known
     digest = hash_api_key(plain)
     now = utcnow()
-    # A key checked in the last seconds is known (a revocation in this process forgets it).
-    known: tuple[Actor, datetime] | None = config_cache.get(session, "api_key", digest)
-    if known is not None and now - known[1] <= KEY_TOUCH_INTERVAL:
-        return known[0]
     key = await session.scalar(select(ApiKey).where(ApiKey.key_hash == digest))
     if key is None or key.revoked_at is not None:
         raise Unauthorized("The API key is not valid or was revoked.")
@@ -144,7 +153,7 @@ async def authenticate_api_key(session: AsyncSession, plain: str) -> Actor:
         key.last_used_at = now
         await session.commit()
     actor = Actor(workspace_id=key.workspace_id, role=Role(key.role), api_key_id=key.id)
-    config_cache.put(session, "api_key", digest, (actor, key.last_used_at))
+    config_cache.put(session.get_bind(), "api_key", digest, (actor, key.last_used_at))
     return actor
 
 

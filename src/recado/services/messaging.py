@@ -162,7 +162,7 @@ async def _accept(
     )
     if writer is not None:
         # Hold no connection while waiting for a batch: the batch needs one from the pool.
-        await session.commit()
+        await _end_reads(session)
         recipient = await writer.recipient(*ask)
     else:
         recipient = (await outbox_writer.look_up(session, [ask]))[0]
@@ -255,7 +255,7 @@ async def _accept(
             await outbox_writer.store(session, [item])
             await session.commit()
         else:
-            await session.commit()  # no connection held while waiting (as above)
+            await _end_reads(session)  # no connection held while waiting (as above)
             await writer.write(item)
     except (IntegrityError, RecadoError):
         # A repeated key (a twin in flight): send_message answers it as a replay.
@@ -328,6 +328,11 @@ async def list_messages(
     if filters.created_before:
         query = query.where(Message.created_at < _aware(filters.created_before, "created_before"))
     return await page_by_id(session, query, Message.id, limit=limit, cursor=cursor)
+
+
+async def _end_reads(session: AsyncSession) -> None:
+    if session.in_transaction():  # (a commit of nothing still costs a greenlet switch)
+        await session.commit()
 
 
 def _aware(value: datetime, field: str) -> datetime:
