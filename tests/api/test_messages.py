@@ -25,6 +25,28 @@ async def wait_for_status(api: httpx.AsyncClient, message_id: str, status: str) 
     raise AssertionError(f"message stayed {body['status']}, expected {status}")
 
 
+async def add_sender(
+    platform: Platform, workspace_id: str, address: str, *, default: bool = False
+) -> None:
+    """A long code for the workspace; `default` takes over from the current default."""
+    async with platform.sessions() as session:
+        if default:
+            for sender in await session.scalars(
+                select(Sender).where(Sender.workspace_id == workspace_id)
+            ):
+                sender.is_default = False
+        session.add(
+            Sender(
+                id=new_id("snd"),
+                workspace_id=workspace_id,
+                address=address,
+                kind="long_code",
+                is_default=default,
+            )
+        )
+        await session.commit()
+
+
 async def test_send_answers_202_with_segments_price_and_queued_status(client: httpx.AsyncClient):
     response = await client.post("/v1/messages", json={"to": "(415) 723-4567", "body": "Hello!"})
     assert response.status_code == 202
@@ -364,17 +386,7 @@ async def test_a_template_that_would_send_a_blank_name_is_refused(client: httpx.
 async def test_a_contact_keeps_hearing_from_the_same_sender(
     client: httpx.AsyncClient, platform: Platform, workspace
 ):
-    async with platform.sessions() as session:
-        session.add(
-            Sender(
-                id=new_id("snd"),
-                workspace_id=workspace.workspace.id,
-                address="+12015550111",
-                kind="long_code",
-                is_default=False,
-            )
-        )
-        await session.commit()
+    await add_sender(platform, workspace.workspace.id, "+12015550111")
     first = await client.post(
         "/v1/messages", json={"to": "+14157234567", "body": "a", "from": "+12015550111"}
     )
@@ -416,21 +428,7 @@ async def test_a_new_default_sender_applies_to_the_very_next_text(
     """Senders are kept in memory between requests; a change made here is seen at once."""
     before = await client.post("/v1/messages", json={"to": "+14157230001", "body": "a"})
     assert before.json()["from"] == "+12015550100"
-    async with platform.sessions() as session:
-        for sender in await session.scalars(
-            select(Sender).where(Sender.workspace_id == workspace.workspace.id)
-        ):
-            sender.is_default = False
-        session.add(
-            Sender(
-                id=new_id("snd"),
-                workspace_id=workspace.workspace.id,
-                address="+12015550199",
-                kind="long_code",
-                is_default=True,
-            )
-        )
-        await session.commit()
+    await add_sender(platform, workspace.workspace.id, "+12015550199", default=True)
     after = await client.post("/v1/messages", json={"to": "+14157230002", "body": "b"})
     assert after.json()["from"] == "+12015550199"
 

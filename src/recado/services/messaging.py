@@ -154,23 +154,8 @@ async def _accept(
     media = _check_media(request.media_urls)
     callback = _check_callback(request.status_callback)
     send_at = _check_send_at(request.send_at)
-    # The API looks numbers up in batches, with the other requests of the same moment.
-    ask = (
-        actor.workspace_id,
-        to.e164,
-        None if request.category == "compliance" else config.suppression_key,
-    )
-    if writer is not None:
-        # Hold no connection while waiting for a batch: the batch needs one from the pool.
-        await _end_reads(session)
-        recipient = await writer.recipient(*ask)
-    else:
-        recipient = (await outbox_writer.look_up(session, [ask]))[0]
-    if recipient.suppressed is not None:
-        raise RecipientOptedOut(
-            consent.suppressed_message(to.e164, recipient.suppressed), field="to"
-        )
-    known = recipient.contact
+    check = None if request.category == "compliance" else config.suppression_key
+    known = await _recipient(session, writer, actor.workspace_id, to.e164, check)
     # Sticky sender: a contact keeps hearing from the number it heard from before.
     sender = _pick_sender(
         config,
@@ -250,6 +235,36 @@ async def _accept(
         sticky_sender=sender.address if known and known.sticky_sender != sender.address else None,
         links=link_rows,
     )
+    await _write(session, writer, item)
+    if known is not None and item.sticky_sender is not None:
+        set_committed_value(known, "sticky_sender", item.sticky_sender)
+    return Accepted(item.message, created=True)
+
+
+async def _recipient(
+    session: AsyncSession,
+    writer: OutboxWriter | None,
+    workspace_id: str,
+    e164: str,
+    suppression_key: str | None,
+) -> Contact | None:
+    """The number's contact (None: the workspace never texted it); a suppressed number is
+    refused, unless `suppression_key` is None (compliance texts reach everyone). The API's
+    writer looks numbers up in batches, with the other requests of the same moment."""
+    ask = (workspace_id, e164, suppression_key)
+    if writer is not None:
+        # Hold no connection while waiting for a batch: the batch needs one from the pool.
+        await _end_reads(session)
+        recipient = await writer.recipient(*ask)
+    else:
+        recipient = (await outbox_writer.look_up(session, [ask]))[0]
+    if recipient.suppressed is not None:
+        raise RecipientOptedOut(consent.suppressed_message(e164, recipient.suppressed), field="to")
+    return recipient.contact
+
+
+async def _write(session: AsyncSession, writer: OutboxWriter | None, item: NewMessage) -> None:
+    """Commit the message's rows: in the writer's next batch, else in `session`."""
     try:
         if writer is None:
             await outbox_writer.store(session, [item])
@@ -261,9 +276,6 @@ async def _accept(
         # A repeated key (a twin in flight): send_message answers it as a replay.
         await session.rollback()
         raise
-    if known is not None and item.sticky_sender is not None:
-        set_committed_value(known, "sticky_sender", item.sticky_sender)
-    return Accepted(item.message, created=True)
 
 
 async def get_message(session: AsyncSession, actor: Actor, message_id: str) -> Message:
