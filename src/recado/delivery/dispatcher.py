@@ -200,7 +200,7 @@ class Dispatcher:
                     if upcoming is not None:
                         following, upcoming = await upcoming, None
                     batches = None if batches is None else batches - 1
-                    batch = following or _Batch.empty()
+                    batch = following or _Batch.empty(self.clock())
             finally:
                 for pending in (upcoming, recorded):
                     if pending is not None:
@@ -677,8 +677,8 @@ class _Batch:
     claimed_at: datetime
 
     @staticmethod
-    def empty() -> _Batch:
-        return _Batch([], [], [], utcnow())
+    def empty(now: datetime) -> _Batch:
+        return _Batch([], [], [], now)
 
 
 def _parts_by_sender(messages: list[Message]) -> dict[str, int]:
