@@ -36,7 +36,6 @@ _CHANGED = "recado_config_changed"  # the session.info flag of a transaction tha
 class SenderInfo:
     address: str
     kind: str
-    is_default: bool
 
 
 @dataclass(frozen=True)
@@ -99,7 +98,7 @@ async def _load(session: AsyncSession, workspace_id: str) -> SendConfig:
         default_country=workspace.default_country,
         settings=read_settings(workspace.settings),
         suppression_key=await consent.hashing_key(session, workspace_id),  # made if missing
-        senders=tuple(SenderInfo(s.address, s.kind, s.is_default) for s in senders),
+        senders=tuple(SenderInfo(s.address, s.kind) for s in senders),
         rate_card=await pricing.rate_card(session, workspace_id),
     )
 

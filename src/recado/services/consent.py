@@ -91,12 +91,9 @@ async def hashing_key(session: AsyncSession, workspace_id: str) -> str:
     return key
 
 
-async def suppression_of(
-    session: AsyncSession, workspace_id: str, e164: str, *, key: str | None = None
-) -> str | None:
-    """Why this number is suppressed (`opt_out`, `erased`), or None when it is not. `key`:
-    the workspace's hashing key, when the caller has it already."""
-    key = key or await hashing_key(session, workspace_id)
+async def suppression_of(session: AsyncSession, workspace_id: str, e164: str) -> str | None:
+    """Why this number is suppressed (`opt_out`, `erased`), or None when it is not."""
+    key = await hashing_key(session, workspace_id)
     return await session.scalar(
         select(Suppression.reason).where(
             Suppression.workspace_id == workspace_id,
@@ -105,10 +102,8 @@ async def suppression_of(
     )
 
 
-async def require_not_suppressed(
-    session: AsyncSession, workspace_id: str, e164: str, *, key: str | None = None
-) -> None:
-    reason = await suppression_of(session, workspace_id, e164, key=key)
+async def require_not_suppressed(session: AsyncSession, workspace_id: str, e164: str) -> None:
+    reason = await suppression_of(session, workspace_id, e164)
     if reason is not None:
         raise RecipientOptedOut(suppressed_message(e164, reason), field="to")
 
