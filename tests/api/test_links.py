@@ -133,3 +133,25 @@ async def test_clicks_are_paged_oldest_first(api, tracked):
     rest = (await api.get(f"/v1/messages/{message_id}/clicks?cursor={first['next_cursor']}")).json()
     assert [c["user_agent"] for c in first["data"] + rest["data"]] == ["one", "two", "three"]
     assert rest["next_cursor"] is None
+
+
+async def test_a_sent_text_gets_short_links_on_the_workspace_short_domain(api):
+    """The send path reads the short domain from the cached send configuration."""
+    assert (
+        await api.patch("/v1/workspace/settings", json={"short_domain": "go.acme.co"})
+    ).status_code == 200
+    sent = await api.post(
+        "/v1/messages",
+        json={
+            "to": "+14157234567",
+            "body": "Sale: https://acme.com/sale and https://go.acme.co/l/abcdefgh",
+            "track_links": True,
+        },
+    )
+    assert sent.status_code == 202, sent.text
+    body = sent.json()["body"]
+    assert body.startswith("Sale: https://go.acme.co/l/")
+    assert body.endswith(" and https://go.acme.co/l/abcdefgh")  # already short: left alone
+    response = await api.get(f"/l/{code_in(body)}")
+    assert response.status_code == 302
+    assert response.headers["location"] == "https://acme.com/sale"
