@@ -21,6 +21,7 @@ from recado.db.tables import CarrierConnection
 from recado.delivery.campaign_timers import CampaignTimers
 from recado.delivery.carrier_events import CarrierEventHandler
 from recado.delivery.dispatcher import Dispatcher
+from recado.delivery.in_flight import InFlight
 from recado.delivery.report_refresher import ReportRefresher
 from recado.delivery.webhook_sender import WebhookSender
 from recado.services.outbox_writer import OutboxWriter
@@ -45,7 +46,11 @@ class Platform:
         )
         # Every connector by name, for routing and for providers' webhooks.
         self.connectors: dict[str, Connector] = {self.connector.name: self.connector}
-        self.carrier_events = CarrierEventHandler(self.sessions, on_inbound=self._inbound_arrived)
+        # Shared: a delivery report waits for the dispatcher to record its carrier id.
+        self.in_flight = InFlight()
+        self.carrier_events = CarrierEventHandler(
+            self.sessions, on_inbound=self._inbound_arrived, in_flight=self.in_flight
+        )
         self.outbox = OutboxWriter(self.sessions)  # the API's group commit of accepted texts
         self.dispatcher = Dispatcher(
             self.sessions,
@@ -55,6 +60,7 @@ class Platform:
             connectors=self.connectors,
             submit_lease=timedelta(seconds=settings.submit_lease_seconds),
             claim_lease=timedelta(seconds=settings.claim_lease_seconds),
+            in_flight=self.in_flight,
         )
         self._configs: dict[str, str] = {}  # connection id -> its config as loaded
         self._running = False

@@ -13,7 +13,15 @@ from sqlalchemy import func, select, update
 
 from recado.carriers.base import DeliveryReport, OutboundSMS, SubmitError, SubmitResult
 from recado.carriers.simulator import SimulatorConnector
-from recado.db.tables import CarrierConnection, Message, MessageEvent, Route, Sender
+from recado.db.tables import (
+    CarrierConnection,
+    Message,
+    MessageEvent,
+    Route,
+    Sender,
+    UnmatchedReport,
+)
+from recado.delivery import carrier_events
 from recado.delivery.carrier_events import CarrierEventHandler
 from recado.delivery.dispatcher import Dispatcher
 from recado.ids import new_id
@@ -390,3 +398,37 @@ async def test_due_scheduled_messages_are_released_a_batch_a_round_each_with_its
         await dispatcher._release_due_schedules(session, clock[0])
     assert len(events) == len(set(events)) == 3
     assert Counter((await statuses(platform, ids)).values()) == {"queued": 5}
+
+
+class ReportsAtOnce(SimulatorConnector):
+    """A carrier like an SMSC: the delivery report follows the submit's answer at once,
+    before the dispatcher can have stored the carrier id it is matched by."""
+
+    def __init__(self) -> None:
+        super().__init__("prompt", {})
+        self.reports: list[asyncio.Task[None]] = []
+        self.count = 0
+
+    async def submit(self, sms: OutboundSMS) -> SubmitResult:
+        self.count += 1
+        carrier_id = f"prompt-{self.count}"
+        assert self._events is not None
+        report = DeliveryReport(self.name, carrier_id, "delivered")
+        self.reports.append(asyncio.ensure_future(self._events.delivery_report(report)))
+        return SubmitResult(carrier_id)
+
+
+async def test_a_report_that_overtakes_the_record_of_its_submit_is_matched_at_the_first_look(
+    platform: Platform, workspace: NewWorkspace, monkeypatch: Any
+):
+    # No second look: a report looked up before its carrier id was stored stays unmatched.
+    monkeypatch.setattr(carrier_events, "_LOOKUP_RETRIES", ())
+    ids = await queue(platform, workspace, 40)
+    carrier = ReportsAtOnce()
+    await carrier.start(platform.carrier_events)
+    dispatcher = Dispatcher(platform.sessions, carrier, in_flight=platform.in_flight)
+    assert await dispatcher.run_once() == 40
+    await asyncio.gather(*carrier.reports)
+    assert set((await statuses(platform, ids)).values()) == {"delivered"}
+    async with platform.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(UnmatchedReport)) == 0

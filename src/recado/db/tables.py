@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
@@ -749,3 +750,10 @@ class CampaignReportSnapshot(Base):
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # How long the last computation took: the refresher spaces big campaigns further apart.
     took_ms: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# The tables themselves, for Core statements on the delivery hot paths: an executemany of
+# plain rows skips the ORM's per-row bulk bookkeeping, which costs more than the rows.
+MESSAGES = cast(Table, Message.__table__)
+MESSAGE_EVENTS = cast(Table, MessageEvent.__table__)
+MESSAGE_PARTS = cast(Table, MessagePart.__table__)

@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from recado import metrics
 from recado.carriers.base import DeliveryReport, InboundSMS
 from recado.db.group_commit import GroupCommit
-from recado.db.tables import Message, MessageEvent, MessagePart, utcnow
+from recado.db.tables import MESSAGE_EVENTS, Message, MessagePart, utcnow
+from recado.delivery.in_flight import InFlight
 from recado.delivery.status import remember, transition
 from recado.domain.message_status import MessageStatus, sources_of
 from recado.services import inbound, status_callbacks, unmatched_reports
@@ -41,9 +42,12 @@ class CarrierEventHandler:
         self,
         sessions: async_sessionmaker[AsyncSession],
         on_inbound: Callable[[], None] | None = None,
+        in_flight: InFlight | None = None,
     ) -> None:
         self.sessions = sessions
         self.on_inbound = on_inbound
+        # The dispatcher's submits not yet recorded: a report about one waits for its commit.
+        self.in_flight = in_flight if in_flight is not None else InFlight()
         self._batches = GroupCommit(self._store, limit=REPORT_BATCH, name="delivery-reports")
 
     async def delivery_report(self, report: DeliveryReport) -> None:
@@ -53,6 +57,7 @@ class CarrierEventHandler:
             return
         for pause in (0.0, *_LOOKUP_RETRIES):
             await asyncio.sleep(pause)
+            await self.in_flight.settled(report.connector, report.carrier_message_id)
             # True once stored; False while its message is not known (yet).
             if await self._batches.submit(_Pending(report, status)):
                 return
@@ -166,7 +171,7 @@ async def _settle_many(
             }
         )
     if events:
-        await session.execute(insert(MessageEvent), events)
+        await session.execute(insert(MESSAGE_EVENTS), events)
         await status_callbacks.enqueue(session, changed, now)
         metrics.MESSAGE_STATUS_CHANGES.labels(status.value).inc(len(events))
 

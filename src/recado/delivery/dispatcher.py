@@ -18,23 +18,25 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
 
-from sqlalchemy import Select, Table, bindparam, insert, literal_column, select, update
+from sqlalchemy import Select, bindparam, insert, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from recado import metrics
 from recado.carriers.base import Connector, OutboundSMS, SubmitError, SubmitResult
 from recado.db.tables import (
+    MESSAGE_EVENTS,
+    MESSAGE_PARTS,
+    MESSAGES,
     Message,
     MessageEvent,
-    MessagePart,
     Route,
     Sender,
     event_row,
     utcnow,
 )
 from recado.delivery import gate
+from recado.delivery.in_flight import InFlight
 from recado.delivery.status import remember, transition
 from recado.domain.message_status import MessageStatus
 from recado.domain.rate_limit import RateLimiter
@@ -52,7 +54,6 @@ DEFAULT_RATE_MPS = 10.0
 # Senders' rates and routes are read again after this long: edits apply within seconds.
 CONFIG_TTL_SECONDS = 2.0
 THROTTLE_PAUSE = timedelta(seconds=1)
-_MESSAGES = cast(Table, Message.__table__)
 # Messages submitted together, at most: the carrier window a connector is offered.
 DEFAULT_WINDOW = 32
 # A group holds at most this long's worth of a sender's rate: the limiter's burst bound (a
@@ -75,8 +76,11 @@ class Dispatcher:
         submit_lease: timedelta = SUBMIT_LEASE,
         claim_lease: timedelta = CLAIM_LEASE,
         window: int = DEFAULT_WINDOW,
+        in_flight: InFlight | None = None,
     ) -> None:
         self.window = window
+        # Carrier ids submitted and not yet recorded, shared with the delivery-report handler.
+        self.in_flight = in_flight if in_flight is not None else InFlight()
         self.sessions = sessions
         self.monotonic = monotonic
         self.submit_lease = submit_lease
@@ -186,9 +190,10 @@ class Dispatcher:
                             upcoming = asyncio.ensure_future(
                                 self._next_batch(session, writes, chained=True, after=before)
                             )
-                        calls = await self._submit_paced(ready)
+                        marker = self.in_flight.group()
+                        calls = await self._submit_paced(ready, marker)
                         recorded = asyncio.ensure_future(
-                            self._record(records, ready, calls, recorded, writes)
+                            self._record(records, ready, calls, recorded, writes, marker)
                         )
                         handled += len(group)
                         if prepare is None:
@@ -276,7 +281,7 @@ class Dispatcher:
         )
         if released:
             await session.execute(
-                insert(MessageEvent),
+                insert(MESSAGE_EVENTS),
                 [
                     event_row(m, MessageStatus.QUEUED.value, "send time reached", now)
                     for m in released
@@ -381,7 +386,7 @@ class Dispatcher:
         return [(m, c) for m, c in ready if m.id in marked]
 
     async def _submit_paced(
-        self, sending: list[tuple[Message, Connector]]
+        self, sending: list[tuple[Message, Connector]], marker: asyncio.Future[None]
     ) -> list[asyncio.Future[SubmitResult | SubmitError]]:
         """Each message goes the moment its sender's limits allow it, so a group is a steady
         stream (at 100 MPS one every 10 ms), not one burst; the carrier calls overlap."""
@@ -389,7 +394,7 @@ class Dispatcher:
         for message, connector in sending:
             await self._wait_for_rate([message])
             self._record_rate([message])
-            calls.append(asyncio.ensure_future(self._call(connector, message)))
+            calls.append(asyncio.ensure_future(self._call(connector, message, marker)))
         return calls
 
     async def _record(
@@ -399,16 +404,20 @@ class Dispatcher:
         calls: list[asyncio.Future[SubmitResult | SubmitError]],
         previous: asyncio.Future[None] | None,
         writes: asyncio.Lock,
+        marker: asyncio.Future[None],
     ) -> None:
         """The group's outcomes, once the carrier answered, after the group before it."""
-        outcomes = await asyncio.gather(*calls)
-        if previous is not None:
-            await previous
-        if not sending:
-            return
-        async with writes:
-            await self._record_outcomes(session, sending, outcomes)
-            await session.commit()
+        try:
+            outcomes = await asyncio.gather(*calls)
+            if previous is not None:
+                await previous
+            if not sending:
+                return
+            async with writes:
+                await self._record_outcomes(session, sending, outcomes)
+                await session.commit()
+        finally:  # committed, or failed: either way their reports stop waiting
+            self.in_flight.recorded(_accepted_ids(sending, calls), marker)
 
     async def _mark_sending(
         self, session: AsyncSession, ready: list[tuple[Message, Connector]], at: datetime
@@ -443,7 +452,7 @@ class Dispatcher:
                 )
             )
         if events:
-            await session.execute(insert(MessageEvent), events)
+            await session.execute(insert(MESSAGE_EVENTS), events)
             await status_callbacks.enqueue(session, [m for m, _ in ready if m.id in marked], at)
             metrics.MESSAGE_STATUS_CHANGES.labels(MessageStatus.SENDING.value).inc(len(events))
         return marked
@@ -460,7 +469,9 @@ class Dispatcher:
             await self._hold_back(session, message, verdicts[message.id], now)
         await session.commit()
 
-    async def _call(self, connector: Connector, message: Message) -> SubmitResult | SubmitError:
+    async def _call(
+        self, connector: Connector, message: Message, marker: asyncio.Future[None]
+    ) -> SubmitResult | SubmitError:
         sms = OutboundSMS(
             message_id=message.id,
             sender=message.sender,
@@ -469,9 +480,11 @@ class Dispatcher:
             media_urls=tuple(message.media_urls or ()),
         )
         try:
-            return await connector.submit(sms)
+            result = await connector.submit(sms)
         except SubmitError as error:
             return error
+        self.in_flight.submitted(connector.name, _carrier_ids(result), marker)
+        return result
 
     async def _record_outcomes(
         self,
@@ -497,10 +510,10 @@ class Dispatcher:
         if not sent:
             return
         await session.execute(
-            update(_MESSAGES)
+            update(MESSAGES)
             .where(
-                _MESSAGES.c.id == bindparam("b_id"),
-                _MESSAGES.c.status == MessageStatus.SENDING.value,
+                MESSAGES.c.id == bindparam("b_id"),
+                MESSAGES.c.status == MessageStatus.SENDING.value,
             )
             .values(
                 status=MessageStatus.SENT.value,
@@ -540,10 +553,10 @@ class Dispatcher:
                     }
                     for number, part_id in enumerate(result.part_ids, start=1)
                 )
-        await session.execute(insert(MessageEvent), events)
+        await session.execute(insert(MESSAGE_EVENTS), events)
         metrics.MESSAGE_STATUS_CHANGES.labels(MessageStatus.SENT.value).inc(len(events))
         if parts:
-            await session.execute(insert(MessagePart), parts)
+            await session.execute(insert(MESSAGE_PARTS), parts)
         await status_callbacks.enqueue(session, [m for m, _, _ in sent], sent_at)
 
     async def _hold_back(
@@ -679,6 +692,25 @@ class _Batch:
     @staticmethod
     def empty(now: datetime) -> _Batch:
         return _Batch([], [], [], now)
+
+
+def _carrier_ids(result: SubmitResult) -> tuple[str, ...]:
+    """Every id a delivery report about this submit may carry."""
+    return (result.carrier_message_id, *result.part_ids)
+
+
+def _accepted_ids(
+    sending: list[tuple[Message, Connector]],
+    calls: list[asyncio.Future[SubmitResult | SubmitError]],
+) -> Iterator[tuple[str, str]]:
+    """(connector, carrier id) of every submit in the group that its carrier accepted."""
+    for (_, connector), call in zip(sending, calls, strict=True):
+        if not call.done() or call.cancelled() or call.exception() is not None:
+            continue
+        result = call.result()
+        if isinstance(result, SubmitResult):
+            for carrier_id in _carrier_ids(result):
+                yield connector.name, carrier_id
 
 
 def _parts_by_sender(messages: list[Message]) -> dict[str, int]:

@@ -50,6 +50,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recado.db.tables import (
+    MESSAGES,
     Campaign,
     CampaignSkip,
     CampaignVariant,
@@ -77,7 +78,6 @@ from recado.services.messaging import MAX_BODY_CHARACTERS
 
 CHUNK = 5_000
 FANOUT_CACHE_KIB = 262_144  # SQLite page cache of the fan-out's connection while it runs
-_MESSAGES = cast(Table, Message.__table__)
 _SKIPS = cast(Table, CampaignSkip.__table__)
 _EVENTS = cast(Table, MessageEvent.__table__)
 
@@ -1106,7 +1106,7 @@ async def _callbacks(
     urls = await status_callbacks.workspace_urls(session, {plan.workspace_id})
     if not urls:
         return
-    fields = {c.key for c in _MESSAGES.columns}
+    fields = {c.key for c in MESSAGES.columns}
     await status_callbacks.enqueue(
         session,
         [

@@ -21,7 +21,14 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from recado.db.group_commit import GroupCommit
-from recado.db.tables import Contact, Link, Message, MessageEvent, Suppression, event_row
+from recado.db.tables import (
+    MESSAGE_EVENTS,
+    Contact,
+    Link,
+    Message,
+    Suppression,
+    event_row,
+)
 from recado.db.upsert import insert_for
 from recado.services import consent, status_callbacks
 
@@ -72,7 +79,7 @@ async def store(session: AsyncSession, items: list[NewMessage]) -> None:
         for item in items
         for status, detail in item.events
     ]
-    await session.execute(insert(MessageEvent), events)
+    await session.execute(insert(MESSAGE_EVENTS), events)
     links = [link for item in items for link in item.links]
     if links:
         await session.execute(insert(Link), links)
