@@ -8,7 +8,9 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from sqlalchemy import select
 
+from recado.db.tables import WebhookDelivery
 from recado.delivery.webhook_sender import WebhookSender
 from recado.domain.signing import verify
 from recado.platform import Platform
@@ -117,3 +119,26 @@ async def test_another_workspace_cannot_read_the_callbacks(
     rival = {"Authorization": f"Bearer {other_workspace.api_key}"}
     response = await client.get(f"/v1/messages/{message['id']}/webhooks", headers=rival)
     assert response.status_code == 404
+
+
+async def test_a_default_webhook_set_after_texts_went_out_without_one_gets_the_next_changes(
+    client: httpx.AsyncClient, platform: Platform, receiver
+):
+    async def dispatched_callbacks(body: str) -> list[str]:
+        sent = await client.post("/v1/messages", json={"to": "+14157234567", "body": body})
+        await platform.connector.start(platform.carrier_events)
+        assert await platform.dispatcher.run_once() == 1
+        async with platform.sessions() as session:
+            rows = await session.scalars(
+                select(WebhookDelivery.payload).where(
+                    WebhookDelivery.message_id == sent.json()["id"]
+                )
+            )
+            return [json.loads(payload)["status"] for payload in rows]
+
+    # The dispatcher has looked for a default URL and found none: no callbacks.
+    assert await dispatched_callbacks("first") == []
+    changed = await client.patch("/v1/workspace/settings", json={"webhook_url": receiver.url})
+    assert changed.status_code == 200
+    # Seen at once, not after the dispatcher's copy of the settings runs out.
+    assert {"queued", "sending", "sent"} <= set(await dispatched_callbacks("second"))

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from recado.db.tables import Contact, Message, Suppression
 from recado.domain import frequency_caps
 from recado.domain.quiet_hours import NoAllowedMoment
-from recado.services import compliance_rules, consent
+from recado.services import compliance_rules, config_cache, consent
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ async def _suppressed(session: AsyncSession, messages: Sequence[Message]) -> dic
     for message in messages:
         workspace = message.workspace_id
         if workspace not in keys:
-            keys[workspace] = await consent.hashing_key(session, workspace)
+            keys[workspace] = (await config_cache.send_config(session, workspace)).suppression_key
         digest = consent.phone_hash(keys[workspace], message.recipient)
         by_hash[(workspace, digest)].append(message.id)
     rows = await session.execute(

@@ -19,9 +19,11 @@ from recado.db.tables import Message, WebhookAttempt, WebhookDelivery, Workspace
 from recado.domain.roles import Permission
 from recado.domain.workspace_settings import read_settings
 from recado.ids import new_id
+from recado.services import config_cache
 from recado.services.actor import Actor
 
 EVENT = "message.status"
+_URL = "webhook_url"  # the config cache's kind for default callback URLs
 
 
 def payload(message: Message, at: datetime) -> str:
@@ -78,10 +80,13 @@ async def workspace_urls(session: AsyncSession, workspace_ids: set[str]) -> dict
     """Each workspace's default callback URL, read once per session (a batch of status
     changes then costs one query, not one per message)."""
     known: dict[str, str | None] = session.info.setdefault("webhook_urls", {})
+    bind = session.get_bind()
     for workspace_id in workspace_ids - known.keys():  # already loaded (an accepting request)
         loaded = session.identity_map.get(identity_key(Workspace, workspace_id))
         if isinstance(loaded, Workspace):
             known[workspace_id] = read_settings(loaded.settings).webhook_url
+        elif (kept := config_cache.get(bind, _URL, workspace_id)) is not None:
+            known[workspace_id] = kept[0]
     missing = workspace_ids - known.keys()
     if missing:
         rows = await session.execute(
@@ -89,6 +94,9 @@ async def workspace_urls(session: AsyncSession, workspace_ids: set[str]) -> dict
         )
         for workspace_id, raw in rows:
             known[workspace_id] = read_settings(raw).webhook_url
+            # Kept across sessions too (a batch of delivery reports opens one of its own),
+            # as (url,) so that "no URL" is kept as well.
+            config_cache.put(bind, _URL, workspace_id, (known[workspace_id],))
     return {w: url for w in workspace_ids if (url := known.get(w))}
 
 
