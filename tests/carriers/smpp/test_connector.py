@@ -426,6 +426,47 @@ async def test_a_malformed_receipt_is_skipped_and_the_bind_stays_up(
     assert events.texts == []
 
 
+class BusyEvents:
+    """Carrier events whose delivery reports wait until the test lets them through, as
+    they wait for the database when it is busy."""
+
+    def __init__(self) -> None:
+        self.open = asyncio.Event()
+        self.reports: list[Any] = []
+
+    async def delivery_report(self, report: Any) -> None:
+        await self.open.wait()
+        self.reports.append(report)
+
+    async def inbound(self, sms: Any) -> None:
+        await self.open.wait()
+
+
+async def test_a_burst_of_receipts_while_recado_is_busy_is_held_and_the_bind_stays_up(
+    smsc: LocalSmsc, wait_until: WaitUntil
+) -> None:
+    busy = BusyEvents()
+    connector = SmppConnector(
+        "smpp-busy",
+        {"host": smsc.host, "port": smsc.port, "system_id": "recado", "submit_id_format": "hex"},
+    )
+    await connector.start(busy)
+    try:
+        # More receipts than Recado handles at once (it stops reading at MAX_EVENT_TASKS):
+        # the rest wait in the bind's inbound queue, acknowledged, none refused.
+        answers = await asyncio.gather(
+            *(smsc.send_receipt(f"{n:x}", "DELIVRD") for n in range(1, 5001))
+        )
+        assert set(answers) == {0}
+        busy.open.set()
+        await wait_until(lambda: len(busy.reports) == 5000, 20, "5,000 reports")
+        assert {r.carrier_message_id for r in busy.reports} == {str(n) for n in range(1, 5001)}
+        assert connector.connected
+        await connector.submit(sms("still bound"))
+    finally:
+        await connector.stop()
+
+
 # ---- texts from handsets --------------------------------------------------------------------
 
 
@@ -690,6 +731,7 @@ async def test_a_connector_that_cannot_bind_starts_anyway_and_refuses_submits() 
             "udh_reference_bits",
         ),
         ({"host": "h", "port": 1, "system_id": "s", "window": 0}, "window"),
+        ({"host": "h", "port": 1, "system_id": "s", "inbound_queue": 0}, "inbound_queue"),
     ],
 )
 def test_a_bad_config_is_refused_with_what_is_wrong(

@@ -21,6 +21,11 @@ Config (the carrier connection's JSON):
   dest_ton (1), dest_npi (1), service_type ("")
   throttle_statuses, temporary_statuses  extra command_status values (vendor codes) to treat so
   inbound_reassembly_seconds (60)  how long parts of a long inbound text wait for the rest
+  inbound_queue (10000)  deliver_sm the bind acknowledges and holds while Recado is busy
+                       storing earlier ones; beyond it they are refused, for the SMSC to send
+                       again. smpp34's default is far smaller (5,000 at once did not fit): a
+                       burst of receipts while the database was busy was refused, and the bind
+                       then dropped (bench/dispatch_smpp.py stalled so with window 30)
 
 A long text goes out as one submit_sm per part, in order, each with a concatenation UDH
 (esm_class 0x40) sharing one reference per message; the parts are exactly `split_parts`'s.
@@ -134,6 +139,7 @@ class SmppSettings:
     throttle_statuses: frozenset[int] = frozenset()
     temporary_statuses: frozenset[int] = frozenset()
     inbound_reassembly_seconds: float = 60.0
+    inbound_queue: int = 10_000
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> SmppSettings:
@@ -156,6 +162,9 @@ class SmppSettings:
         window = int(config.get("window", 10))
         if window < 1:
             raise ValueError("window is at least 1")
+        inbound_queue = int(config.get("inbound_queue", 10_000))
+        if inbound_queue < 1:
+            raise ValueError("inbound_queue is at least 1")
 
         def optional_int(key: str) -> int | None:
             return None if config.get(key) is None else int(config[key])
@@ -187,6 +196,7 @@ class SmppSettings:
             throttle_statuses=frozenset(int(s) for s in config.get("throttle_statuses", ())),
             temporary_statuses=frozenset(int(s) for s in config.get("temporary_statuses", ())),
             inbound_reassembly_seconds=float(config.get("inbound_reassembly_seconds", 60)),
+            inbound_queue=inbound_queue,
         )
 
 
@@ -590,6 +600,7 @@ class SmppConnector(Connector):
                     system_type=settings.system_type,
                     tls=settings.tls,
                     window_size=settings.window,
+                    inbound_capacity=settings.inbound_queue,
                     connect_timeout_ms=int(settings.connect_timeout_seconds * 1000),
                 )
                 clients.append(client)

@@ -245,9 +245,9 @@ class LocalSmsc:
         source: str = "15550000000",
         destination: str = "",
         tlvs: bool = False,
-    ) -> None:
-        """Push a receipt for `message_id`, written exactly as given."""
-        await self.push(
+    ) -> int | None:
+        """Push a receipt for `message_id`, written exactly as given; the ESME's answer."""
+        return await self.push(
             destination,
             _receipt_text(message_id, stat, err, ""),
             source=source,
