@@ -395,8 +395,7 @@ class Dispatcher:
         stream (at 100 MPS one every 10 ms), not one burst; the carrier calls overlap."""
         calls = []
         for message, connector in sending:
-            await self._wait_for_rate([message])
-            self._record_rate([message])
+            await self._take_rate(message)
             calls.append(asyncio.ensure_future(self._call(connector, message, marker)))
         return calls
 
@@ -621,22 +620,15 @@ class Dispatcher:
             limiter = self.limiters[sender] = RateLimiter(self._rate(sender))
         return limiter
 
-    async def _wait_for_rate(self, group: list[Message]) -> None:
-        """Wait until every sender's limits allow the group's parts to go now."""
-        costs = _parts_by_sender(group)
-        while True:
-            now = self.monotonic()
-            wait = max(self._limiter(s).wait_time(cost, now) for s, cost in costs.items())
-            if wait <= 0:
-                return
-            await asyncio.sleep(wait)  # noqa: ASYNC110
-
-    def _record_rate(self, messages: list[Message]) -> None:
-        """Count the parts at the moment they go: right before the carrier calls, so the
-        limiter sees the real submit times (checking earlier only makes it stricter)."""
-        now = self.monotonic()
-        for sender, cost in _parts_by_sender(messages).items():
-            self._limiter(sender).record(cost, now)
+    async def _take_rate(self, message: Message) -> None:
+        """Wait until the sender's limits allow the message's parts to go now, and count
+        them at that moment: right before the carrier call, so the limiter sees the real
+        submit times (checking earlier only makes it stricter)."""
+        sender, cost = message.sender or "", max(1, message.segments)
+        # The limiter is looked up each time: a rate edited meanwhile replaces it.
+        while (wait := self._limiter(sender).wait_time(cost, self.monotonic())) > 0:  # noqa: ASYNC110
+            await asyncio.sleep(wait)
+        self._limiter(sender).record(cost, self.monotonic())
 
     async def _refused(self, session: AsyncSession, message: Message, error: SubmitError) -> None:
         now = self.clock()
@@ -714,13 +706,6 @@ def _accepted_ids(
         if isinstance(result, SubmitResult):
             for carrier_id in _carrier_ids(result):
                 yield connector.name, carrier_id
-
-
-def _parts_by_sender(messages: list[Message]) -> dict[str, int]:
-    costs: dict[str, int] = defaultdict(int)
-    for message in messages:
-        costs[message.sender or ""] += max(1, message.segments)
-    return costs
 
 
 def _pick(session: AsyncSession, due: Select[tuple[str]]) -> Select[tuple[str]]:

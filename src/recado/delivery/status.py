@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
 from recado import metrics
 from recado.db.tables import Message, MessageEvent
@@ -63,5 +63,12 @@ async def transition(
 def remember(message: Message, **values: Any) -> None:
     """Show on the loaded object what a guarded UPDATE already wrote, without marking it
     changed: else the flush at commit writes the row a second time, unguarded."""
+    state = instance_state(message)
+    if not state.modified and not state.expired_attributes:
+        # Nothing pending or expired on it: the values go straight into its loaded state,
+        # as set_committed_value would put them (it costs 6 µs a value; the dispatcher
+        # remembers seven per text).
+        state.dict.update(values)
+        return
     for key, value in values.items():
         set_committed_value(message, key, value)
