@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from recado.db.group_commit import GroupCommit
 from recado.db.tables import (
     MESSAGE_EVENTS,
+    MESSAGES,
     Contact,
     Link,
     Message,
@@ -73,7 +74,7 @@ async def store(session: AsyncSession, items: list[NewMessage]) -> None:
             .values(sticky_sender=bindparam("b_sender")),
             sticky,
         )
-    await session.execute(insert(Message), [item.row for item in items])
+    await session.execute(insert(MESSAGES), [item.row for item in items])
     events = [
         event_row(item.message, status, detail, item.row["created_at"])
         for item in items
