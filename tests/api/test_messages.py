@@ -62,6 +62,18 @@ async def test_send_answers_202_with_segments_price_and_queued_status(client: ht
     assert message["currency"] == "USD"
 
 
+async def test_the_answer_to_a_send_is_the_message_as_a_read_shows_it(client: httpx.AsyncClient):
+    # Scheduled, so the dispatcher leaves it as it was answered.
+    later = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    request = {"to": "+14157234568", "body": "Olá! Seu código é 1234", "send_at": later}
+    answer = await client.post("/v1/messages", json=request, headers={"Idempotency-Key": "k-1"})
+    read = (await client.get(f"/v1/messages/{answer.json()['id']}")).json()
+    assert answer.status_code == 202
+    assert {**answer.json(), "events": None} == {**read, "events": None}
+    replay = await client.post("/v1/messages", json=request, headers={"Idempotency-Key": "k-1"})
+    assert replay.json() == answer.json()
+
+
 async def test_long_unicode_text_counts_parts_and_prices_each(client: httpx.AsyncClient):
     body = "Promoção de verão! " * 5  # 95 characters with ç and ã: UCS-2, two parts
     message = (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
@@ -98,7 +99,10 @@ class MessageOut(BaseModel):
     )
 
     @classmethod
-    def of(cls, message: Message, events: list[MessageEvent] | None = None) -> MessageOut:
+    def of(
+        cls, message: Message | SimpleNamespace, events: list[MessageEvent] | None = None
+    ) -> MessageOut:
+        """The answer for a stored message, or for the columns of one accepted just now."""
         price = (
             Decimal(message.price_micros) / Decimal(1_000_000)
             if message.price_micros is not None
@@ -161,7 +165,7 @@ async def send(
         platform.dispatcher.notify()
     else:
         response.headers["Idempotent-Replayed"] = "true"
-    return MessageOut.of(accepted.message)
+    return MessageOut.of(accepted.fields())
 
 
 async def _accept(

@@ -11,6 +11,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any, Literal
 from urllib.parse import urlparse
 
@@ -93,10 +94,22 @@ class SendRequest:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-@dataclass(frozen=True)
 class Accepted:
-    message: Message
-    created: bool  # False when an Idempotency-Key replay returned the earlier message
+    """A message `send_message` accepted just now, or the earlier one a repeated key names."""
+
+    def __init__(self, message: Message | NewMessage, *, created: bool) -> None:
+        self._message = message
+        self.created = created  # False when an Idempotency-Key replay returned the earlier one
+
+    @property
+    def message(self) -> Message:
+        kept = self._message
+        return kept.message if isinstance(kept, NewMessage) else kept
+
+    def fields(self) -> Message | SimpleNamespace:
+        """The message's columns as attributes; for a new one, without making a Message."""
+        kept = self._message
+        return kept.fields() if isinstance(kept, NewMessage) else kept
 
 
 @dataclass(frozen=True)
@@ -162,18 +175,23 @@ async def _accept(
         request.sender or (known.sticky_sender if known else None),
         explicit=request.sender,
     )
-    new_contact = None
     if known is None:  # created with the message, by the same commit
         new_contact = new_contact_row(actor.workspace_id, to, sticky_sender=sender.address)
-    contact = known or Contact(**new_contact)
+        contact_id = new_contact["id"]
+    else:
+        new_contact, contact_id = None, known.id
     deferral = None
-    if request.category == "marketing":
-        send_at, deferral = await _marketing_checks(session, contact, send_at)
     settings = config.settings
-    if request.context is not None or _TEMPLATE_MARK.search(body):
-        body = _personalize(body, contact, config.name, settings, request.context)
-    if request.category == "marketing":
-        body = with_footer(body, contact.language, settings.footer())
+    marketing = request.category == "marketing"
+    templated = request.context is not None or _TEMPLATE_MARK.search(body) is not None
+    if marketing or templated:  # a new number's Contact object is made only to be read
+        contact = known or Contact(**new_contact)
+        if marketing:
+            send_at, deferral = await _marketing_checks(session, contact, send_at)
+        if templated:
+            body = _personalize(body, contact, config.name, settings, request.context)
+        if marketing:
+            body = with_footer(body, contact.language, settings.footer())
     smart = settings.smart_encoding if request.smart_encoding is None else request.smart_encoding
     shorten = (
         request.category == "marketing" if request.track_links is None else request.track_links
@@ -191,7 +209,7 @@ async def _accept(
             body,
             short_domain=settings.short_domain,
             message_id=message_id,
-            contact_id=contact.id,
+            contact_id=contact_id,
             base_url=link_base_url or "",
         )
     # What goes on the wire is exactly what was measured: links, footer, smart encoding.
@@ -207,7 +225,7 @@ async def _accept(
         row={
             "id": message_id,
             "workspace_id": actor.workspace_id,
-            "contact_id": contact.id,
+            "contact_id": contact_id,
             "direction": "outbound",
             "sender": sender.address,
             "recipient": to.e164,
@@ -238,7 +256,7 @@ async def _accept(
     await _write(session, writer, item)
     if known is not None and item.sticky_sender is not None:
         set_committed_value(known, "sticky_sender", item.sticky_sender)
-    return Accepted(item.message, created=True)
+    return Accepted(item, created=True)
 
 
 async def _recipient(

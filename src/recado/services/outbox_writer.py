@@ -15,6 +15,8 @@ A batch pays those trips once.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
+from types import SimpleNamespace
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, insert, select, update
@@ -28,13 +30,21 @@ from recado.db.tables import (
     Link,
     Message,
     Suppression,
-    event_row,
 )
 from recado.db.upsert import insert_for
 from recado.services import consent, status_callbacks
 
 BATCH = 256  # requests per transaction, at most
 _CONTACTS = cast(Table, Contact.__table__)
+_LINKS = cast(Table, Link.__table__)
+# The columns of a message that an accepted one has not filled yet.
+_NOT_YET = {
+    "carrier_message_id": None,
+    "error_code": None,
+    "error_message": None,
+    "sent_at": None,
+    "delivered_at": None,
+}
 
 
 @dataclass
@@ -46,14 +56,22 @@ class NewMessage:
     new_contact: dict[str, Any] | None = None  # the contact to create for its recipient
     sticky_sender: str | None = None  # the contact's sender to set, when it changes
     links: list[dict[str, Any]] = field(default_factory=list)
-    message: Message = field(init=False)  # the row as a (transient) Message, for the answer
 
-    def __post_init__(self) -> None:
-        self.message = Message(**self.row)
+    @cached_property
+    def message(self) -> Message:
+        """The row as a (transient) Message. Made only when asked for: SQLAlchemy's
+        bookkeeping makes it cost more than the rest of the API's answer."""
+        return Message(**self.row)
+
+    def fields(self) -> SimpleNamespace:
+        """The message's columns as attributes, unfilled ones None: enough for an answer."""
+        return SimpleNamespace(**_NOT_YET, **self.row)
 
     def belongs_to(self, contact_id: str) -> None:
         """Its recipient's contact turned out to exist already (created a moment ago)."""
-        self.row["contact_id"] = self.message.contact_id = contact_id
+        self.row["contact_id"] = contact_id
+        if "message" in self.__dict__:
+            self.message.contact_id = contact_id
         for link in self.links:
             link["contact_id"] = contact_id
 
@@ -76,16 +94,26 @@ async def store(session: AsyncSession, items: list[NewMessage]) -> None:
         )
     await session.execute(insert(MESSAGES), [item.row for item in items])
     events = [
-        event_row(item.message, status, detail, item.row["created_at"])
+        {
+            "message_id": item.row["id"],
+            "workspace_id": item.row["workspace_id"],
+            "status": status,
+            "detail": detail,
+            "created_at": item.row["created_at"],
+        }
         for item in items
         for status, detail in item.events
     ]
     await session.execute(insert(MESSAGE_EVENTS), events)
     links = [link for item in items for link in item.links]
     if links:
-        await session.execute(insert(Link), links)
-    for item in items:  # the workspace's callback URL is read once per session
-        await status_callbacks.enqueue(session, [item.message], item.row["created_at"])
+        await session.execute(insert(_LINKS), links)
+    defaults = await status_callbacks.workspace_urls(
+        session, {item.row["workspace_id"] for item in items}
+    )
+    for item in items:  # only a text with somewhere to call back needs its Message
+        if item.row["status_callback"] or defaults.get(item.row["workspace_id"]):
+            await status_callbacks.enqueue(session, [item.message], item.row["created_at"])
 
 
 async def _create_contacts(session: AsyncSession, items: list[NewMessage]) -> list[NewMessage]:
@@ -100,9 +128,9 @@ async def _create_contacts(session: AsyncSession, items: list[NewMessage]) -> li
         return []
     created = set(
         await session.scalars(
-            insert_for(session, Contact)
+            insert_for(session, _CONTACTS)
             .on_conflict_do_nothing(index_elements=["workspace_id", "phone"])
-            .returning(Contact.id),
+            .returning(_CONTACTS.c.id),
             list(rows.values()),
         )
     )
