@@ -12,6 +12,7 @@ import smpp34
 
 from recado.carriers.base import OutboundSMS, SubmitError
 from recado.carriers.smpp.connector import SmppConnector, decode_text, source_address
+from recado.carriers.smpp.nodelay import connections_to, nagle_disabled
 from recado.carriers.smpp.smsc import LocalSmsc, ReceivedSubmit
 from recado.domain.encoding import gsm7_septets, split_parts, ucs2_bytes
 
@@ -465,6 +466,64 @@ async def test_a_burst_of_receipts_while_recado_is_busy_is_held_and_the_bind_sta
         await connector.submit(sms("still bound"))
     finally:
         await connector.stop()
+
+
+class SlowEvents:
+    """Carrier events that store one delivery report at a time, slower than texts go out."""
+
+    def __init__(self) -> None:
+        self.reports: list[Any] = []
+        self._one_at_a_time = asyncio.Lock()
+
+    async def delivery_report(self, report: Any) -> None:
+        async with self._one_at_a_time:
+            await asyncio.sleep(0.002)
+        self.reports.append(report)
+
+    async def inbound(self, sms: Any) -> None:
+        pass
+
+
+async def test_submits_wait_while_reports_pile_up_so_none_is_refused(
+    smsc: LocalSmsc, wait_until: WaitUntil
+) -> None:
+    slow = SlowEvents()
+    connector = SmppConnector(
+        "smpp-slow",
+        {
+            "host": smsc.host,
+            "port": smsc.port,
+            "system_id": "recado",
+            "submit_id_format": "hex",
+            "inbound_queue": 100,  # a small queue in the core: easy to overflow
+        },
+    )
+    await connector.start(slow)
+    try:
+        # Every submit gets a receipt at once. Were the submits not held back while the
+        # reports wait, the receipts would overflow the core's queue and be refused.
+        answers = await asyncio.gather(
+            *(connector.submit(sms(f"text {n}", message_id=f"msg_{n}")) for n in range(1000))
+        )
+        await wait_until(lambda: len(slow.reports) == 1000, 30, "1,000 reports")
+        ids = {answer.carrier_message_id for answer in answers}
+        assert {r.carrier_message_id for r in slow.reports} == ids
+        assert connector.connected
+    finally:
+        await connector.stop()
+
+
+async def test_the_bind_sends_each_pdu_without_waiting_for_an_ack(
+    connect: ConnectorFactory, smsc: LocalSmsc
+) -> None:
+    # Nagle's algorithm off: a submit written while the last one is unacknowledged goes out
+    # at once instead of waiting up to 40 ms for the SMSC's delayed ACK.
+    await connect()
+
+    sockets = connections_to({smsc.host}, smsc.port)
+
+    assert sockets
+    assert all(nagle_disabled(fd) for fd in sockets)
 
 
 # ---- texts from handsets --------------------------------------------------------------------

@@ -67,6 +67,7 @@ from recado.carriers.base import (
     register,
 )
 from recado.carriers.smpp.errors import outcome_of, refusal_for
+from recado.carriers.smpp.nodelay import disable_nagle
 from recado.carriers.smpp.receipts import (
     ID_FORMATS,
     IdFormat,
@@ -103,6 +104,15 @@ MAX_PARTS = 255  # the UDH counts parts in one octet
 MAX_REFERENCE_DESTINATIONS = 65_536
 MAX_PARTIAL_SUBMITS = 10_000
 MAX_EVENT_TASKS = 256
+# smpp34 hands over one inbound PDU per next(), and each costs a turn of the event loop; one
+# reader fell behind the submits (850 reports a second read while 2,000 texts went out), and
+# the reports piled up in the core's queue until it overflowed and the bind dropped. Readers
+# pulling from the same session keep up; each report is still handled by a task of its own.
+READERS_PER_SESSION = 4
+# Submits wait while this many inbound events are being handled. Reports that wait for their
+# submit's outcome to be recorded (delivery.in_flight) are at most a dispatcher group (100),
+# so they alone never hold the submits of their own group back.
+SUBMIT_BACKLOG = MAX_EVENT_TASKS // 2
 CORE_RESPONSE_SECONDS = 30.0  # smpp34 fails a request unanswered this long
 SETTLE_SECONDS = 0.05  # lets the smpp34 runtime finish its callbacks after a close
 
@@ -365,6 +375,7 @@ class SmppConnector(Connector):
         self._stopping = asyncio.Event()
         self._first_attempt = asyncio.Event()
         self._event_tasks: set[asyncio.Task[None]] = set()
+        self._waiting_readers: set[asyncio.Task[Any] | None] = set()  # readers inside next()
         self._sources: dict[str | None, tuple[str, int, int]] = {}
         self._references: dict[str, int] = {}
         self._partial: dict[str, _PartialSubmit] = {}
@@ -455,6 +466,8 @@ class SmppConnector(Connector):
         # smpp34 puts every submit on the wire at once (its window_size does not hold them
         # back), so the window is kept here.
         async with self._window:
+            if len(self._event_tasks) >= SUBMIT_BACKLOG:  # checked in the window: the
+                await self._room_for_submits()  # submits queued behind it wait too
             transmitter = self._transmitter
             if transmitter is None:
                 raise SubmitError(
@@ -611,11 +624,16 @@ class SmppConnector(Connector):
             await self._unbind(sessions)
             await self._close(clients)
             raise
+        await disable_nagle(settings.host, settings.port)  # see nodelay.py
         return _Bind(clients, sessions[0], sessions)
 
     async def _serve(self, bind: _Bind) -> None:
         """Read inbound PDUs until a session drops, the bind looks dead, or stop() is called."""
-        readers = [asyncio.ensure_future(self._read(session)) for session in bind.sessions]
+        readers = {
+            asyncio.ensure_future(self._read(session)): session
+            for session in bind.sessions
+            for _ in range(READERS_PER_SESSION)
+        }
         watchers = [
             asyncio.ensure_future(self._watch(bind)),
             asyncio.ensure_future(self._stopping.wait()),
@@ -626,19 +644,36 @@ class SmppConnector(Connector):
             for watcher in watchers:
                 watcher.cancel()
             self._transmitter = None
-            # Unbinding ends the readers' pending next() with Disconnected; cancelling a
-            # pending smpp34 future instead can crash the interpreter at exit.
             await self._unbind(bind.sessions)
-            ended, stuck = await asyncio.wait(readers, timeout=2)
-            for reader in stuck:
+            await self._end_readers(readers)
+
+    async def _end_readers(self, readers: dict[asyncio.Future[None], smpp34.Smsc]) -> None:
+        """Unbinding ends one pending next() per session with Disconnected, after every PDU
+        the core still held; a session's other pending next() never return. Those are
+        cancelled once they are all that is left: cancelling earlier could lose a report the
+        core already acknowledged, and a reader handing its last report over is awaited."""
+        deadline = asyncio.get_running_loop().time() + 2
+        while (pending := [r for r in readers if not r.done()]) and (
+            asyncio.get_running_loop().time() < deadline
+        ):
+            finished = {readers[r] for r in readers if r.done()}
+            if all(readers[r] in finished and r in self._waiting_readers for r in pending):
+                break
+            await asyncio.wait(pending, timeout=0.02, return_when=asyncio.FIRST_COMPLETED)
+        for reader in readers:
+            if not reader.done():
                 reader.cancel()
-            for reader in ended:
-                if not reader.cancelled() and reader.exception() is not None:
-                    log.error("%s: reading failed", self.name, exc_info=reader.exception())
+            elif not reader.cancelled() and reader.exception() is not None:
+                log.error("%s: reading failed", self.name, exc_info=reader.exception())
 
     async def _read(self, session: smpp34.Smsc) -> None:
+        me = asyncio.current_task()
         while True:
-            event = await session.next()
+            self._waiting_readers.add(me)
+            try:
+                event = await session.next()
+            finally:
+                self._waiting_readers.discard(me)
             if not isinstance(event, smpp34.DeliverSmEvent):
                 return  # Disconnected
             try:
@@ -778,6 +813,14 @@ class SmppConnector(Connector):
         # Backpressure: while handlers lag, stop reading; the smpp34 core then refuses
         # deliver_sm beyond its inbound queue, and the SMSC sends them again later.
         while len(self._event_tasks) >= MAX_EVENT_TASKS:
+            await asyncio.wait(self._event_tasks, return_when=asyncio.FIRST_COMPLETED)
+
+    async def _room_for_submits(self) -> None:
+        # Backpressure on the other side: while the reports of earlier submits wait to be
+        # handled, submitting more only piles them up in the core's inbound queue, and a
+        # full queue refuses deliver_sm, which some SMSCs answer by dropping the bind. The
+        # reader may hold twice as many, so it drains the queue before submits resume.
+        while len(self._event_tasks) >= SUBMIT_BACKLOG:
             await asyncio.wait(self._event_tasks, return_when=asyncio.FIRST_COMPLETED)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
