@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -61,6 +62,32 @@ def test_no_one_second_window_ever_holds_more_than_the_limit():
     costs = [1, 3, 1, 2, 1, 1, 4] * 60
     times = simulate(limiter, costs)
     assert max_in_any_window(times, costs, 1.0) <= 100
+
+
+def test_a_send_that_reaches_the_carrier_late_holds_its_place_in_the_window_that_long():
+    limiter = RateLimiter(10)
+    sends = [limiter.record(1, t / 10) for t in range(10)]  # 0.0, 0.1 ... 0.9
+    # The first carrier call started 50 ms after it was counted (a busy event loop), and
+    # the second after it: the carrier saw them at 0.05 and 0.1.
+    limiter.began(sends[0], 0.05)
+    limiter.began(sends[1], 0.1)
+
+    # At 1.0 the eleventh may not go yet: in the carrier's window 0.05-1.05 it would be the
+    # eleventh text. It may go at 1.05.
+    assert limiter.wait_time(1, 1.0) > 0.049
+    assert limiter.wait_time(1, 1.05) == 0.0
+
+
+def test_sends_counted_before_a_late_one_keep_their_times():
+    limiter = RateLimiter(10)
+    sends = [limiter.record(1, t / 10) for t in range(10)]
+    limiter.began(sends[5], 0.58)  # late by 80 ms; the five before it had gone out on time
+
+    # The first still leaves the window at 1.0 (what is left is the even pacing's 5 ms).
+    assert limiter.wait_time(1, 1.0) < 0.01
+    for t in (1.0, 1.1, 1.2, 1.3, 1.4):
+        limiter.record(1, t)
+    assert limiter.wait_time(1, 1.5) == pytest.approx(0.08)  # the late one leaves at 1.58
 
 
 def test_a_steady_sender_goes_out_evenly_not_in_bursts():

@@ -395,8 +395,8 @@ class Dispatcher:
         stream (at 100 MPS one every 10 ms), not one burst; the carrier calls overlap."""
         calls = []
         for message, connector in sending:
-            await self._take_rate(message)
-            calls.append(asyncio.ensure_future(self._call(connector, message, marker)))
+            began = await self._take_rate(message)
+            calls.append(asyncio.ensure_future(self._call(connector, message, marker, began)))
         return calls
 
     async def _record(
@@ -472,8 +472,13 @@ class Dispatcher:
         await session.commit()
 
     async def _call(
-        self, connector: Connector, message: Message, marker: asyncio.Future[None]
+        self,
+        connector: Connector,
+        message: Message,
+        marker: asyncio.Future[None],
+        began: Callable[[], None],
     ) -> SubmitResult | SubmitError:
+        began()  # the carrier sees the text now, not when the limiter counted it
         sms = OutboundSMS(
             message_id=message.id,
             sender=message.sender,
@@ -620,15 +625,17 @@ class Dispatcher:
             limiter = self.limiters[sender] = RateLimiter(self._rate(sender))
         return limiter
 
-    async def _take_rate(self, message: Message) -> None:
+    async def _take_rate(self, message: Message) -> Callable[[], None]:
         """Wait until the sender's limits allow the message's parts to go now, and count
-        them at that moment: right before the carrier call, so the limiter sees the real
-        submit times (checking earlier only makes it stricter)."""
+        them at that moment. Returns what to call as the carrier call starts: the call runs
+        a moment later, in its own task, and a moment longer when the loop is busy."""
         sender, cost = message.sender or "", max(1, message.segments)
         # The limiter is looked up each time: a rate edited meanwhile replaces it.
         while (wait := self._limiter(sender).wait_time(cost, self.monotonic())) > 0:  # noqa: ASYNC110
             await asyncio.sleep(wait)
-        self._limiter(sender).record(cost, self.monotonic())
+        limiter = self._limiter(sender)
+        send = limiter.record(cost, self.monotonic())
+        return lambda: limiter.began(send, self.monotonic())
 
     async def _refused(self, session: AsyncSession, message: Message, error: SubmitError) -> None:
         now = self.clock()
