@@ -12,6 +12,7 @@ reading their receipts, storing nothing (bench/smpp_raw.py).
     .venv/bin/python bench/dispatch_smpp.py --database-url postgresql+psycopg://127.0.0.1:5432/test
 
 With --database-url a scratch database is created beside the given one and dropped at the end.
+Both phases run on the event loop `recado worker` runs on (uvloop when it is installed).
 Each phase gets its own SMSC process, started the same way; the Recado phase's SMSC reports
 how many submits it received, so a text submitted twice shows as a duplicate. The last line
 printed is one JSON object with the measured numbers.
@@ -37,6 +38,7 @@ from typing import Any
 import psycopg
 from sqlalchemy import func, insert, select, update
 
+from recado import event_loop
 from recado.carriers.base import (
     CarrierEvents,
     DeliveryReport,
@@ -326,13 +328,13 @@ def main() -> None:
                 try:
                     url = f"{args.database_url.rpartition('/')[0]}/{name}"
                     upgrade(url)
-                    result = asyncio.run(run(url, "postgresql", args.messages, args.window))
+                    result = event_loop.run(run(url, "postgresql", args.messages, args.window))
                 finally:
                     admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         else:
             url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
             upgrade(url)
-            result = asyncio.run(run(url, "sqlite", args.messages, args.window))
+            result = event_loop.run(run(url, "sqlite", args.messages, args.window))
     load = {"load_average_before": load_before, "load_average_after": round(os.getloadavg()[0], 1)}
     print(json.dumps({**result, **load}), flush=True)
     # smpp34's runtime threads can abort a finalizing interpreter; the result is out already.

@@ -28,6 +28,7 @@ from typing import Any
 
 import smpp34
 
+from recado import event_loop
 from recado.carriers.smpp.nodelay import disable_nagle
 from recado.domain.encoding import gsm7_septets
 
@@ -152,7 +153,7 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=10)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="an SMSC already running there")
-    result = asyncio.run(_main(parser.parse_args()))
+    result = event_loop.run(_main(parser.parse_args()))
     print(json.dumps(result), flush=True)
     # smpp34's runtime threads can abort a finalizing interpreter; the result is out already.
     os._exit(0)

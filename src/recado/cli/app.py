@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -13,6 +12,7 @@ from rich.console import Console
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from recado import event_loop
 from recado.db.tables import Workspace
 from recado.errors import RecadoError
 from recado.platform import Platform
@@ -55,7 +55,7 @@ def run(work: Callable[[Platform], Awaitable[T]]) -> T:
             await platform.close()
 
     try:
-        return asyncio.run(main())
+        return event_loop.run(main())
     except RecadoError as exc:
         where = f" ({exc.field})" if exc.field else ""
         raise fail(f"{exc.message}{where}") from None
