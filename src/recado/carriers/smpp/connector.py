@@ -466,8 +466,8 @@ class SmppConnector(Connector):
         # smpp34 puts every submit on the wire at once (its window_size does not hold them
         # back), so the window is kept here.
         async with self._window:
-            if len(self._event_tasks) >= SUBMIT_BACKLOG:  # checked in the window: the
-                await self._room_for_submits()  # submits queued behind it wait too
+            # Inside the window, so the submits queued behind this one wait too.
+            await self._fewer_events_than(SUBMIT_BACKLOG)
             transmitter = self._transmitter
             if transmitter is None:
                 raise SubmitError(
@@ -682,7 +682,7 @@ class SmppConnector(Connector):
                 log.exception("%s: could not read a deliver_sm", self.name)
                 continue
             if work is not None:
-                await self._room_for_events()
+                await self._fewer_events_than(MAX_EVENT_TASKS)
                 self._spawn(work)
 
     async def _watch(self, bind: _Bind) -> None:
@@ -809,18 +809,14 @@ class SmppConnector(Connector):
         carrier_id = f"mo-{uuid.uuid4().hex}"
         return self._events.inbound(InboundSMS(self.name, sender, recipient, text, carrier_id))
 
-    async def _room_for_events(self) -> None:
-        # Backpressure: while handlers lag, stop reading; the smpp34 core then refuses
-        # deliver_sm beyond its inbound queue, and the SMSC sends them again later.
-        while len(self._event_tasks) >= MAX_EVENT_TASKS:
-            await asyncio.wait(self._event_tasks, return_when=asyncio.FIRST_COMPLETED)
-
-    async def _room_for_submits(self) -> None:
-        # Backpressure on the other side: while the reports of earlier submits wait to be
-        # handled, submitting more only piles them up in the core's inbound queue, and a
-        # full queue refuses deliver_sm, which some SMSCs answer by dropping the bind. The
-        # reader may hold twice as many, so it drains the queue before submits resume.
-        while len(self._event_tasks) >= SUBMIT_BACKLOG:
+    async def _fewer_events_than(self, limit: int) -> None:
+        """Wait until fewer than `limit` inbound events are being handled. Backpressure on
+        both sides: the reader stops at MAX_EVENT_TASKS (the smpp34 core then refuses
+        deliver_sm beyond its inbound queue, and the SMSC sends them again later); submits
+        stop at SUBMIT_BACKLOG, since each brings one more report, and a full queue refuses
+        them, which some SMSCs answer by dropping the bind. The reader may hold twice as
+        many as the submits allow, so it drains the queue before submits resume."""
+        while len(self._event_tasks) >= limit:
             await asyncio.wait(self._event_tasks, return_when=asyncio.FIRST_COMPLETED)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
