@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import aiosqlite
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
@@ -109,3 +111,48 @@ async def test_writers_of_one_process_take_turns_instead_of_meeting_the_busy_han
     await engine.dispose()
     assert order == ["first commits", "second wrote"]
     assert rows == ["first", "second"]
+
+
+async def test_ending_a_transaction_that_is_not_open_makes_no_trip(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+):
+    """A read opens no transaction in SQLite, so its commit and the pool's rollback on
+    return cost nothing; a write's commit and a rollback of an open write still happen."""
+    trips: list[str] = []
+    original = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        trips.append(getattr(fn, "__name__", "?"))
+        return await original(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT count(*) FROM notes"))
+        await connection.commit()
+    assert trips == ["run"]  # the statement only
+
+    trips.clear()
+    async with engine.connect() as connection:
+        await connection.execute(text("INSERT INTO notes (body) VALUES ('kept')"))
+        await connection.commit()
+    assert trips == ["run", "commit"]  # and no rollback when the pool takes it back
+
+    trips.clear()
+    async with engine.connect() as connection:
+        await connection.execute(text("INSERT INTO notes (body) VALUES ('undone')"))
+        await connection.execute(text("SELECT count(*) FROM notes"))  # still open after it
+        await connection.rollback()
+    assert trips == ["run", "run", "rollback"]
+    async with engine.connect() as connection:
+        bodies = (await connection.execute(text("SELECT body FROM notes"))).scalars().all()
+    assert bodies == ["kept"]
+
+
+async def test_a_streamed_read_inside_a_write_is_still_rolled_back(engine: AsyncEngine):
+    async with engine.connect() as connection:
+        await connection.execute(text("INSERT INTO notes (body) VALUES ('undone')"))
+        stream = await connection.stream(text("SELECT body FROM notes"))
+        assert [row.body async for row in stream] == ["undone"]
+        await connection.rollback()
+    async with engine.connect() as connection:
+        assert (await connection.execute(text("SELECT count(*) FROM notes"))).scalar() == 0

@@ -7,6 +7,12 @@ brings back the description, counts and rows: the same work, a quarter of the ha
 A single-row lookup then costs about 0.2 ms of CPU instead of 0.4 ms, and the accept path
 and the dispatcher are made of such statements.
 
+A commit or rollback with no transaction open makes no trip at all. The pool rolls back
+every connection it gets back, after a commit too, and a session that only read commits
+nothing: half of the API's trips were these. Whether a transaction is open is known after
+each statement (SQLite says so), so it is tracked beside the connection; a streamed read,
+which goes by SQLAlchemy's own cursor, counts as "maybe open".
+
 Write transactions also take turns in the process: a connection's first INSERT, UPDATE
 or DELETE waits for an asyncio lock that its commit or rollback releases. SQLite allows one
 writer at a time; without the turn, the others sleep in SQLite's busy handler, in steps of
@@ -82,10 +88,12 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     async def _run(self, operation: Any, parameters: Any, *, many: bool) -> None:
         connection: _OneTripConnection = self._adapt_connection  # type: ignore[assignment]
         await connection.take_turn_for(operation)
+        connection.maybe_open = True  # until the statement says otherwise (it may fail)
         async with connection._execute_mutex:
             outcome = await self._on_thread(operation, parameters, many=many)
         self._description, self._rowcount, self._lastrowid, rows, open_after = outcome
         self._rows = collections.deque(rows)
+        connection.maybe_open = open_after
         if not open_after:  # nothing left to commit (autocommit, or the statement ended it)
             connection.end_turn()
 
@@ -117,12 +125,19 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ("_turn",)
+    __slots__ = ("_turn", "maybe_open")
     _cursor_cls = _OneTripCursor
 
     def __init__(self, dbapi: OneTripDBAPI, connection: Any) -> None:
         super().__init__(dbapi, connection)
         self._turn: asyncio.Lock | None = None
+        # False only when the last statement left no transaction open, or one just ended.
+        self.maybe_open = True
+
+    def cursor(self, server_side: bool = False) -> Any:
+        if server_side:  # SQLAlchemy's own cursor: its statements are not seen here
+            self.maybe_open = True
+        return super().cursor(server_side)
 
     async def take_turn_for(self, operation: str) -> None:
         """Before the first write of a transaction: wait for the writer before it to end."""
@@ -147,13 +162,17 @@ class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
 
     def commit(self) -> None:
         try:
-            super().commit()
+            if self.maybe_open:
+                super().commit()
+                self.maybe_open = False
         finally:
             self.end_turn()
 
     def rollback(self) -> None:
         try:
-            super().rollback()
+            if self.maybe_open:
+                super().rollback()
+                self.maybe_open = False
         finally:
             self.end_turn()
 
