@@ -166,3 +166,17 @@ def test_a_text_sent_from_the_developer_page_is_delivered(page: Any, screenshots
         expect(page.get_by_role("heading", name=name, exact=True)).to_be_visible()
         page.screenshot(path=screenshots / shot, full_page=True)
     assert re.search(r"/app/campaigns$", page.url)
+
+
+def test_text_typed_before_the_page_scripts_ran_still_reaches_the_snippets(page: Any) -> None:
+    """A fast typist (or a slow network) fills the form before htmx is running: the
+    snippets catch up as soon as it runs, instead of showing the example text."""
+    held: list[Any] = []
+    sign_in(page)
+    page.route("**/htmx.min.js", lambda route: held.append(route))  # waits for us
+    page.get_by_role("link", name="Developers").click()
+    page.get_by_label("Text").fill("Typed before the scripts ran")
+    assert held, "the page did not ask for htmx"
+    for route in held:
+        route.continue_()
+    expect(page.locator("#snippet-python")).to_contain_text("Typed before the scripts ran")
