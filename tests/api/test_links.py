@@ -9,6 +9,7 @@ import pytest
 
 from recado.api import links as links_api
 from recado.api.app import create_app
+from recado.domain import links as domain_links
 from recado.domain.links import is_code
 from recado.platform import Platform
 from recado.services import links
@@ -155,3 +156,35 @@ async def test_a_sent_text_gets_short_links_on_the_workspace_short_domain(api):
     response = await api.get(f"/l/{code_in(body)}")
     assert response.status_code == 302
     assert response.headers["location"] == "https://acme.com/sale"
+
+
+async def test_a_send_whose_new_code_is_taken_gets_another_and_its_answer_shows_it(
+    api, tracked, monkeypatch, platform
+):
+    """The codes of an API send are checked with its batch: one already in use, or drawn
+    twice, is drawn again, and the answer, the stored text and the redirects agree."""
+    _, short = await tracked("Old offer: https://acme.com/old")
+    taken = code_in(short)
+    draws = iter([[taken, taken], ["freshAA1"], ["freshAA2"]])
+    monkeypatch.setattr(domain_links, "new_codes", lambda count, length=8: next(draws))
+    sent = await api.post(
+        "/v1/messages",
+        json={
+            "to": "+14157234568",
+            "body": "Shoes https://acme.com/shoes and hats https://acme.com/hats",
+            "track_links": True,
+        },
+    )
+    assert sent.status_code == 202, sent.text
+    body = sent.json()["body"]
+    base = platform.settings.base_url
+    first, second = (part.split()[0] for part in body.split(f"{base}/l/")[1:])
+    assert {first, second} == {"freshAA1", "freshAA2"}
+    assert body == f"Shoes {base}/l/{first} and hats {base}/l/{second}"
+    assert (await api.get(f"/v1/messages/{sent.json()['id']}")).json()["body"] == body
+    for code, url in (
+        (first, "https://acme.com/shoes"),
+        (second, "https://acme.com/hats"),
+        (taken, "https://acme.com/old"),
+    ):
+        assert (await api.get(f"/l/{code}")).headers["location"] == url

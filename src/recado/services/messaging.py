@@ -29,6 +29,7 @@ from recado.db.tables import (
 )
 from recado.domain.encoding import analyze
 from recado.domain.footer import with_footer
+from recado.domain.links import link_base
 from recado.domain.message_status import MessageStatus
 from recado.domain.phone import parse_phone
 from recado.domain.pricing import RateCard
@@ -202,15 +203,13 @@ async def _accept(
 
     message_id = new_id("msg")
     link_rows: list[dict[str, Any]] = []
-    if shorten:
-        body, link_rows = await links.short_links(
-            session,
-            actor.workspace_id,
+    if shorten:  # fresh codes; `store` makes sure no other link has them, for the batch
+        body, link_rows = links.prepare_links(
             body,
-            short_domain=settings.short_domain,
+            workspace_id=actor.workspace_id,
             message_id=message_id,
             contact_id=contact_id,
-            base_url=link_base_url or "",
+            base=link_base(settings.short_domain, link_base_url or ""),
         )
     # What goes on the wire is exactly what was measured: links, footer, smart encoding.
     report = analyze(body, smart=smart)

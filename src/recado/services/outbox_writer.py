@@ -14,6 +14,7 @@ A batch pays those trips once.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import SimpleNamespace
@@ -32,7 +33,10 @@ from recado.db.tables import (
     Suppression,
 )
 from recado.db.upsert import insert_for
+from recado.domain import links as domain_links
+from recado.domain.links import LINK_PATH
 from recado.services import consent, status_callbacks
+from recado.services.links import codes_in_use
 
 BATCH = 256  # requests per transaction, at most
 _CONTACTS = cast(Table, Contact.__table__)
@@ -67,6 +71,15 @@ class NewMessage:
         """The message's columns as attributes, unfilled ones None: enough for an answer."""
         return SimpleNamespace(**_NOT_YET, **self.row)
 
+    def recode(self, link: dict[str, Any], new: str) -> None:
+        """One of its link codes turned out to be taken: that link uses `new` instead."""
+        # The first occurrence: the links are in the order of the text.
+        before, after = f"{LINK_PATH}{link['code']}", f"{LINK_PATH}{new}"
+        self.row["body"] = self.row["body"].replace(before, after, 1)
+        if "message" in self.__dict__:
+            self.message.body = self.row["body"]
+        link["code"] = new
+
     def belongs_to(self, contact_id: str) -> None:
         """Its recipient's contact turned out to exist already (created a moment ago)."""
         self.row["contact_id"] = contact_id
@@ -79,6 +92,7 @@ class NewMessage:
 async def store(session: AsyncSession, items: list[NewMessage]) -> None:
     """Insert the rows of `items`: one statement per table for all of them. Does not commit;
     a repeated idempotency key or a taken link code makes it raise IntegrityError."""
+    await _free_link_codes(session, items)
     raced = {id(item) for item in await _create_contacts(session, items)}
     sticky = [
         {"b_id": item.row["contact_id"], "b_sender": item.sticky_sender or item.row["sender"]}
@@ -114,6 +128,24 @@ async def store(session: AsyncSession, items: list[NewMessage]) -> None:
     for item in items:  # only a text with somewhere to call back needs its Message
         if item.row["status_callback"] or defaults.get(item.row["workspace_id"]):
             await status_callbacks.enqueue(session, [item.message], item.row["created_at"])
+
+
+async def _free_link_codes(session: AsyncSession, items: list[NewMessage]) -> None:
+    """Give a new code to each link whose code another link, or another link of this batch,
+    already has: one query for the whole batch. A collision is rare (odds of live links /
+    2.2e14 a code), but a code is a key."""
+    to_check = [link["code"] for item in items for link in item.links]
+    while to_check:
+        taken = await codes_in_use(session, to_check)
+        drawn = Counter(link["code"] for item in items for link in item.links)
+        taken |= {code for code, count in drawn.items() if count > 1}
+        to_check = []
+        for item in items:
+            for link in item.links:
+                if link["code"] in taken:
+                    new = domain_links.new_code(len(link["code"]))
+                    item.recode(link, new)
+                    to_check.append(new)
 
 
 async def _create_contacts(session: AsyncSession, items: list[NewMessage]) -> list[NewMessage]:
