@@ -90,8 +90,9 @@ class NewMessage:
 
 
 async def store(session: AsyncSession, items: list[NewMessage]) -> None:
-    """Insert the rows of `items`: one statement per table for all of them. Does not commit;
-    a repeated idempotency key or a taken link code makes it raise IntegrityError."""
+    """Insert the rows of `items`: one statement per table for all of them. Does not commit.
+    A link code already in use is drawn again; a repeated idempotency key (or a code another
+    process took between the check and the insert) makes it raise IntegrityError."""
     await _free_link_codes(session, items)
     raced = {id(item) for item in await _create_contacts(session, items)}
     sticky = [
