@@ -10,7 +10,10 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from sqlalchemy import select
 
-from recado.db.tables import WebhookDelivery
+from recado.carriers.base import DeliveryReport
+from recado.carriers.simulator.connector import SimulatorConnector
+from recado.db.tables import Message, WebhookDelivery
+from recado.delivery.dispatcher import Dispatcher
 from recado.delivery.webhook_sender import WebhookSender
 from recado.domain.signing import verify
 from recado.platform import Platform
@@ -142,3 +145,51 @@ async def test_a_default_webhook_set_after_texts_went_out_without_one_gets_the_n
     assert changed.status_code == 200
     # Seen at once, not after the dispatcher's copy of the settings runs out.
     assert {"queued", "sending", "sent"} <= set(await dispatched_callbacks("second"))
+
+
+async def test_a_delivery_report_calls_back_with_its_status_its_error_and_the_carrier_id(
+    client: httpx.AsyncClient, platform: Platform
+):
+    """The report path reads only the columns it needs; its callback still says all of it."""
+    sent = (
+        await client.post(
+            "/v1/messages",
+            json={"to": "+14157234567", "body": "Hi", "status_callback": "https://example.com/h"},
+        )
+    ).json()
+    carrier = SimulatorConnector("quiet", {"delivery_delay_seconds": 600})  # reports: ours
+    await carrier.start(platform.carrier_events)
+    try:
+        await Dispatcher(platform.sessions, carrier).run_once()
+        async with platform.sessions() as session:
+            carrier_id = await session.scalar(
+                select(Message.carrier_message_id).where(Message.id == sent["id"])
+            )
+        assert carrier_id
+        await platform.carrier_events.delivery_report(
+            DeliveryReport("quiet", carrier_id, "undelivered", "absent_subscriber", "phone off")
+        )
+    finally:
+        await carrier.stop()
+    async with platform.sessions() as session:
+        payloads = [
+            json.loads(body)
+            for body in await session.scalars(
+                select(WebhookDelivery.payload).where(WebhookDelivery.message_id == sent["id"])
+            )
+        ]
+    [undelivered] = [p for p in payloads if p["status"] == "undelivered"]
+    assert undelivered == {
+        "event": "message.status",
+        "message_id": sent["id"],
+        "status": "undelivered",
+        "direction": "outbound",
+        "to": "+14157234567",
+        "from": sent["from"],
+        "segments": 1,
+        "carrier_message_id": carrier_id,
+        "error_code": "absent_subscriber",
+        "error_message": "phone off",
+        "at": undelivered["at"],
+    }
+    assert sorted(p["status"] for p in payloads) == ["queued", "sending", "sent", "undelivered"]

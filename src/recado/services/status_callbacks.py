@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
-from recado.db.tables import Message, WebhookAttempt, WebhookDelivery, Workspace
+from recado.db.tables import WebhookAttempt, WebhookDelivery, Workspace
 from recado.domain.roles import Permission
 from recado.domain.workspace_settings import read_settings
 from recado.ids import new_id
@@ -23,10 +24,29 @@ from recado.services import config_cache
 from recado.services.actor import Actor
 
 EVENT = "message.status"
+
+
+class Callbackable(Protocol):
+    """What a status callback reads of a message: a `Message`, or a row of these columns
+    (the delivery-report path reads no more than that)."""
+
+    id: str
+    workspace_id: str
+    status: str
+    direction: str
+    recipient: str
+    sender: str | None
+    segments: int
+    carrier_message_id: str | None
+    error_code: str | None
+    error_message: str | None
+    status_callback: str | None
+
+
 _URL = "webhook_url"  # the config cache's kind for default callback URLs
 
 
-def payload(message: Message, at: datetime) -> str:
+def payload(message: Callbackable, at: datetime) -> str:
     """The JSON body receivers get; keys are stable and documented in docs/webhooks.md."""
     return json.dumps(
         {
@@ -46,7 +66,7 @@ def payload(message: Message, at: datetime) -> str:
     )
 
 
-async def enqueue(session: AsyncSession, messages: Iterable[Message], at: datetime) -> int:
+async def enqueue(session: AsyncSession, messages: Iterable[Callbackable], at: datetime) -> int:
     """Queue one callback per message that has a callback URL (its own or the workspace's)."""
     batch = [m for m in messages if m.direction == "outbound"]
     if not batch:
