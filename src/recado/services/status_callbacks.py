@@ -24,6 +24,7 @@ from recado.services import config_cache
 from recado.services.actor import Actor
 
 EVENT = "message.status"
+_URL = "webhook_url"  # the config cache's kind for default callback URLs
 
 
 class Callbackable(Protocol):
@@ -41,9 +42,6 @@ class Callbackable(Protocol):
     error_code: str | None
     error_message: str | None
     status_callback: str | None
-
-
-_URL = "webhook_url"  # the config cache's kind for default callback URLs
 
 
 def payload(message: Callbackable, at: datetime) -> str:
