@@ -20,6 +20,7 @@ from recado.delivery.in_flight import InFlight
 from recado.delivery.status import transition
 from recado.domain.message_status import MessageStatus, sources_of
 from recado.services import inbound, status_callbacks, unmatched_reports
+from recado.services.status_callbacks import MessageColumns
 
 log = logging.getLogger(__name__)
 _REPORT_STATUS = {
@@ -86,7 +87,7 @@ async def _apply_all(session: AsyncSession, batch: list[_Pending]) -> list[bool]
     for pending in batch:
         by_connector[pending.report.connector].add(pending.report.carrier_message_id)
     parts: set[tuple[str, str]] = set()
-    messages: dict[tuple[str, str], _Reported] = {}
+    messages: dict[tuple[str, str], MessageColumns] = {}
     for connector, ids in by_connector.items():
         rows = await session.execute(
             select(MessagePart.carrier_message_id).where(
@@ -97,7 +98,7 @@ async def _apply_all(session: AsyncSession, batch: list[_Pending]) -> list[bool]
         for row in await session.execute(
             _REPORTED.where(Message.connector == connector, Message.carrier_message_id.in_(ids))
         ):
-            message = _Reported(*row)
+            message = MessageColumns(*row)
             messages[(connector, message.carrier_message_id or "")] = message
     found = []
     whole: dict[tuple[MessageStatus, str | None, str | None], list[_Whole]] = defaultdict(list)
@@ -117,31 +118,13 @@ async def _apply_all(session: AsyncSession, batch: list[_Pending]) -> list[bool]
     return found
 
 
-@dataclass(slots=True)
-class _Reported:
-    """What settling a message by its report reads, and its status callback: plain columns,
-    not a `Message` (loading one cost more than the rest of a receipt: 5% more receipts a
-    second without it, in bench/dispatch_smpp.py)."""
-
-    id: str
-    workspace_id: str
-    status: str
-    direction: str
-    recipient: str
-    sender: str | None
-    segments: int
-    carrier_message_id: str | None
-    error_code: str | None
-    error_message: str | None
-    status_callback: str | None
-
-
-_REPORTED = select(*(getattr(Message, column.name) for column in fields(_Reported)))
+# A whole message's report reads only what settling it and its callback need.
+_REPORTED = select(*(getattr(Message, column.name) for column in fields(MessageColumns)))
 
 
 @dataclass(frozen=True)
 class _Whole:
-    message: _Reported
+    message: MessageColumns
     report: DeliveryReport
 
 

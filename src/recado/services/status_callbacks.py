@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
-from recado.db.tables import WebhookAttempt, WebhookDelivery, Workspace
+from recado.db.tables import Message, WebhookAttempt, WebhookDelivery, Workspace
 from recado.domain.roles import Permission
 from recado.domain.workspace_settings import read_settings
 from recado.ids import new_id
@@ -27,9 +27,11 @@ EVENT = "message.status"
 _URL = "webhook_url"  # the config cache's kind for default callback URLs
 
 
-class Callbackable(Protocol):
-    """What a status callback reads of a message: a `Message`, or a row of these columns
-    (the delivery-report path reads no more than that)."""
+@dataclass(slots=True)
+class MessageColumns:
+    """The columns of a message that its status callback reads, as a plain row: the
+    delivery-report path settles messages with no more than these (no `Message` object,
+    which cost more to load than the rest of a receipt)."""
 
     id: str
     workspace_id: str
@@ -44,7 +46,7 @@ class Callbackable(Protocol):
     status_callback: str | None
 
 
-def payload(message: Callbackable, at: datetime) -> str:
+def payload(message: Message | MessageColumns, at: datetime) -> str:
     """The JSON body receivers get; keys are stable and documented in docs/webhooks.md."""
     return json.dumps(
         {
@@ -64,7 +66,9 @@ def payload(message: Callbackable, at: datetime) -> str:
     )
 
 
-async def enqueue(session: AsyncSession, messages: Iterable[Callbackable], at: datetime) -> int:
+async def enqueue(
+    session: AsyncSession, messages: Iterable[Message | MessageColumns], at: datetime
+) -> int:
     """Queue one callback per message that has a callback URL (its own or the workspace's)."""
     batch = [m for m in messages if m.direction == "outbound"]
     if not batch:
