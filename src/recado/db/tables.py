@@ -319,11 +319,13 @@ class UnmatchedReport(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-def event_row(message: Message, status: str, detail: str, at: datetime) -> dict[str, object]:
+def event_row(
+    message_id: str, workspace_id: str, status: str, detail: str, at: datetime
+) -> dict[str, object]:
     """One MessageEvent's columns, for a bulk insert (no ORM object, no id read back)."""
     return {
-        "message_id": message.id,
-        "workspace_id": message.workspace_id,
+        "message_id": message_id,
+        "workspace_id": workspace_id,
         "status": status,
         "detail": detail,
         "created_at": at,

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from recado import metrics
 from recado.carriers.base import DeliveryReport, InboundSMS
 from recado.db.group_commit import GroupCommit
-from recado.db.tables import MESSAGE_EVENTS, Message, MessagePart, utcnow
+from recado.db.tables import MESSAGE_EVENTS, Message, MessagePart, event_row, utcnow
 from recado.delivery.in_flight import InFlight
 from recado.delivery.status import transition
 from recado.domain.message_status import MessageStatus, sources_of
@@ -167,15 +167,7 @@ async def _settle_many(
         if code:
             message.error_code, message.error_message = code, reason
         changed.append(message)
-        events.append(
-            {
-                "message_id": message.id,
-                "workspace_id": message.workspace_id,
-                "status": status.value,
-                "detail": detail,
-                "created_at": at,
-            }
-        )
+        events.append(event_row(message.id, message.workspace_id, status.value, detail, at))
     if events:
         await session.execute(insert(MESSAGE_EVENTS), events)
         await status_callbacks.enqueue(session, changed, now)

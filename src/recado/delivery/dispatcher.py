@@ -286,7 +286,9 @@ class Dispatcher:
             await session.execute(
                 insert(MESSAGE_EVENTS),
                 [
-                    event_row(m, MessageStatus.QUEUED.value, "send time reached", now)
+                    event_row(
+                        m.id, m.workspace_id, MessageStatus.QUEUED.value, "send time reached", now
+                    )
                     for m in released
                 ],
             )
@@ -447,7 +449,8 @@ class Dispatcher:
             remember(message, status=MessageStatus.SENDING.value, updated_at=at)
             events.append(
                 event_row(
-                    message,
+                    message.id,
+                    message.workspace_id,
                     MessageStatus.SENDING.value,
                     f"attempt {message.attempts} via {connector.name}",
                     at,
@@ -546,7 +549,11 @@ class Dispatcher:
                 updated_at=sent_at,
             )
             detail = f"via {connector.name}, carrier id {result.carrier_message_id}"
-            events.append(event_row(message, MessageStatus.SENT.value, detail, sent_at))
+            events.append(
+                event_row(
+                    message.id, message.workspace_id, MessageStatus.SENT.value, detail, sent_at
+                )
+            )
             # Carriers that report on each part (SMPP, Vonage) get a row per part id.
             if len(result.part_ids) > 1:
                 parts.extend(

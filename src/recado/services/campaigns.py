@@ -34,6 +34,7 @@ from recado.db.tables import (
     Message,
     MessageEvent,
     Workspace,
+    event_row,
     utcnow,
 )
 from recado.domain import abtest
@@ -769,13 +770,7 @@ async def _move_messages(
         await session.execute(
             insert(_EVENTS),
             [
-                {
-                    "message_id": message_id,
-                    "workspace_id": campaign.workspace_id,
-                    "status": target.value,
-                    "detail": detail,
-                    "created_at": now,
-                }
+                event_row(message_id, campaign.workspace_id, target.value, detail, now)
                 for message_id in moved
             ],
         )

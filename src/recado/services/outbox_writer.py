@@ -31,6 +31,7 @@ from recado.db.tables import (
     Link,
     Message,
     Suppression,
+    event_row,
 )
 from recado.db.upsert import insert_for
 from recado.domain import links as domain_links
@@ -109,13 +110,7 @@ async def store(session: AsyncSession, items: list[NewMessage]) -> None:
         )
     await session.execute(insert(MESSAGES), [item.row for item in items])
     events = [
-        {
-            "message_id": item.row["id"],
-            "workspace_id": item.row["workspace_id"],
-            "status": status,
-            "detail": detail,
-            "created_at": item.row["created_at"],
-        }
+        event_row(item.row["id"], item.row["workspace_id"], status, detail, item.row["created_at"])
         for item in items
         for status, detail in item.events
     ]
